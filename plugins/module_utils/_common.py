@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pieces every module shares: the one error type, entering a network
+namespace, and the single place that turns errors into ``fail_json``."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ctypes
+import ctypes.util
+import errno
+import os
+
+CLONE_NEWNET = 0x40000000
+NETNS_RUN_DIR = "/run/netns"
+
+
+class MptcpError(Exception):
+    """A failure the user can act on; ``details`` are returned beside ``msg``."""
+
+    def __init__(self, msg, **details):
+        super(MptcpError, self).__init__(msg)
+        self.details = details
+
+
+def namespace_path(namespace):
+    """Map a name as used by ``ip netns`` (or an absolute path such as
+    /proc/PID/ns/net) to the file that pins the namespace."""
+    if namespace.startswith("/"):
+        return namespace
+    if "/" in namespace or namespace in (".", ".."):
+        raise MptcpError("namespace %r is not a valid network namespace name" % namespace)
+    return os.path.join(NETNS_RUN_DIR, namespace)
+
+
+def _setns(fd):
+    if hasattr(os, "setns"):  # Python 3.12+
+        os.setns(fd, CLONE_NEWNET)
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def enter_namespace(namespace):
+    """Move this process into a network namespace for the rest of its life.
+
+    A module runs in a process of its own, so entering once before any
+    socket or /proc/sys/net file is opened makes every later call (netlink,
+    sysctl, /proc/net) act inside the namespace."""
+    if not namespace:
+        return
+    path = namespace_path(namespace)
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise MptcpError("network namespace %r does not exist (no %s)" % (namespace, path))
+        raise MptcpError("cannot open network namespace %r: %s" % (namespace, exc.strerror))
+    try:
+        _setns(fd)
+    except OSError as exc:
+        raise MptcpError("cannot enter network namespace %r: %s" % (namespace, exc.strerror))
+    finally:
+        os.close(fd)
+
+
+def run_module(module, action):
+    """Run ``action()`` and exit with its result dict; every MptcpError ends
+    here as ``fail_json`` so modules never handle errors one by one."""
+    try:
+        result = action()
+    except MptcpError as exc:
+        module.fail_json(msg=str(exc), **exc.details)
+    module.exit_json(**result)

@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the kernel says about live MPTCP: the MPTcpExt counters (what
+``nstat`` shows) and the MPTCP sockets with their subflow counts (what
+``ss -Mni`` shows), read from /proc/net/netstat and sock_diag netlink
+with the standard library only."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import errno
+import os
+import socket
+import struct
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+
+NETSTAT_PATH = "/proc/net/netstat"
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+IPPROTO_MPTCP = 262
+INET_DIAG_INFO = 2
+INET_DIAG_REQ_PROTOCOL = 3  # protocol numbers above 255 travel in this attribute
+TCP_STATES = ("", "established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
+              "close", "close-wait", "last-ack", "listen", "closing")
+
+_NLMSG = struct.Struct("=IHHII")
+_REQ = struct.Struct("=BBBxI48s")            # inet_diag_req_v2 with a zeroed socket id
+_MSG = struct.Struct("=BBBBHH16s16sI8sIIIII")  # inet_diag_msg (ports big-endian, fixed below)
+_NLA = struct.Struct("=HH")
+# struct mptcp_info (include/uapi/linux/mptcp.h) in native layout; older
+# kernels send a prefix of it, newer ones more fields after it.
+MPTCP_INFO_FIELDS = (
+    ("subflows", "B"), ("add_addr_signal", "B"), ("add_addr_accepted", "B"), ("subflows_max", "B"),
+    ("add_addr_signal_max", "B"), ("add_addr_accepted_max", "B"), ("flags", "I"), ("token", "I"),
+    ("write_seq", "Q"), ("snd_una", "Q"), ("rcv_nxt", "Q"), ("local_addr_used", "B"),
+    ("local_addr_max", "B"), ("csum_enabled", "B"), ("retransmits", "I"), ("bytes_retrans", "Q"),
+    ("bytes_sent", "Q"), ("bytes_received", "Q"), ("bytes_acked", "Q"), ("subflows_total", "B"),
+)
+MPTCP_INFO_FLAG_FALLBACK = 0x1
+
+
+def counters(path=NETSTAT_PATH):
+    """The MPTcpExt counters as {name: value}, names without the prefix."""
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()
+    except (IOError, OSError) as exc:
+        raise MptcpError("cannot read %s: %s" % (path, exc))
+    for header, values in zip(lines[::2], lines[1::2]):
+        if header.startswith("MPTcpExt:"):
+            return dict(zip(header.split()[1:], (int(value) for value in values.split()[1:])))
+    return {}
+
+
+def parse_mptcp_info(data):
+    """Decode as many mptcp_info fields as the kernel sent."""
+    info, fmt = {}, "@"
+    for name, code in MPTCP_INFO_FIELDS:
+        fmt += code
+        if struct.calcsize(fmt) > len(data):
+            break
+        info[name] = struct.unpack_from(fmt, data)[-1]
+    if "token" in info:
+        info["token"] = "%08x" % info["token"]
+    if "flags" in info:
+        info["fallback"] = bool(info["flags"] & MPTCP_INFO_FLAG_FALLBACK)
+    return info
+
+
+def _address(family, raw):
+    return socket.inet_ntop(family, raw[:4] if family == socket.AF_INET else raw)
+
+
+def parse_diag_message(payload):
+    """One inet_diag_msg and its attributes -> a connection dict."""
+    fields = _MSG.unpack_from(payload)
+    family, state = fields[0], fields[1]
+    sport, dport = socket.ntohs(fields[4]), socket.ntohs(fields[5])
+    connection = {
+        "family": "ipv4" if family == socket.AF_INET else "ipv6",
+        "state": TCP_STATES[state] if state < len(TCP_STATES) else str(state),
+        "local_address": _address(family, fields[6]),
+        "local_port": sport,
+        "remote_address": _address(family, fields[7]),
+        "remote_port": dport,
+    }
+    offset = _MSG.size
+    while offset + _NLA.size <= len(payload):
+        length, kind = _NLA.unpack_from(payload, offset)
+        if length < _NLA.size:
+            break
+        if kind & 0x3fff == INET_DIAG_INFO:
+            connection.update(parse_mptcp_info(payload[offset + _NLA.size:offset + length]))
+        offset += (length + 3) & ~3
+    return connection
+
+
+def _dump(family):
+    request = _REQ.pack(family, 0, 1 << (INET_DIAG_INFO - 1), 0xffffffff, b"\0" * 48)
+    attribute = _NLA.pack(_NLA.size + 4, INET_DIAG_REQ_PROTOCOL) + struct.pack("=I", IPPROTO_MPTCP)
+    body = request + attribute
+    header = _NLMSG.pack(_NLMSG.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
+    try:
+        sock.sendto(header + body, (0, 0))
+        while True:
+            data = sock.recv(65536)
+            offset = 0
+            while offset + _NLMSG.size <= len(data):
+                length, kind = _NLMSG.unpack_from(data, offset)[:2]
+                if kind == NLMSG_DONE:
+                    return
+                if kind == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", data, offset + _NLMSG.size)[0]
+                    if code in (errno.ENOENT, errno.EINVAL, errno.EOPNOTSUPP):
+                        return  # no MPTCP diag support (mptcp_diag not loaded): no sockets to show
+                    raise MptcpError("sock_diag dump failed: %s" % os.strerror(code))
+                yield parse_diag_message(data[offset + _NLMSG.size:offset + length])
+                offset += (length + 3) & ~3
+    finally:
+        sock.close()
+
+
+def connections():
+    """Every MPTCP socket of this network namespace (listeners included)."""
+    result = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        result.extend(_dump(family))
+    return result

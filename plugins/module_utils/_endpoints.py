@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure logic of mptcp_endpoint: check what the user asked for and plan the
+kernel calls that turn the current endpoints into the wanted ones.
+Nothing here talks to the kernel, so all of it is unit-tested."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+import ipaddress
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
+    CHANGEABLE_FLAGS,
+    USER_FLAGS,
+    flag_problems,
+)
+
+MAX_ENDPOINTS = 8
+MIN_ID, MAX_ID = 1, 255
+
+
+def parse_address(value):
+    """A normalized address string, or an error naming the bad value."""
+    try:
+        ip = ipaddress.ip_address(str(value).strip())
+    except ValueError:
+        raise MptcpError("address %r is not a valid IPv4 or IPv6 address" % (value,))
+    for test, kind in (("is_unspecified", "the unspecified address"), ("is_loopback", "a loopback address"),
+                       ("is_link_local", "a link-local address"), ("is_multicast", "a multicast address")):
+        if getattr(ip, test):
+            raise MptcpError("address %s is %s; an MPTCP endpoint needs a routable unicast address" % (ip, kind))
+    if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
+        raise MptcpError("address %s is the broadcast address; an MPTCP endpoint needs a unicast address" % ip)
+    return str(ip)
+
+
+def normalize_spec(raw, interfaces, kernel=None, need_address=True):
+    """Check one endpoint as the user wrote it and return it in canonical form.
+
+    ``interfaces`` maps interface names to indexes in the target namespace."""
+    spec = {"address": None, "id": None, "port": 0, "flags": [], "dev": None, "ifindex": 0}
+    if raw.get("address") is not None:
+        spec["address"] = parse_address(raw["address"])
+    elif need_address:
+        raise MptcpError("an endpoint needs an address: %r" % (raw,))
+
+    endpoint_id = raw.get("id")
+    if endpoint_id is not None:
+        if not MIN_ID <= endpoint_id <= MAX_ID:
+            raise MptcpError("endpoint id %s is out of range: ids go from %d to %d"
+                             % (endpoint_id, MIN_ID, MAX_ID))
+        spec["id"] = endpoint_id
+
+    port = raw.get("port")
+    if port:
+        if not 1 <= port <= 65535:
+            raise MptcpError("port %s is out of range 1..65535" % port)
+        spec["port"] = port
+
+    dev = raw.get("dev")
+    if dev:
+        if dev not in interfaces:
+            raise MptcpError("interface %r does not exist here; interfaces: %s"
+                             % (dev, ", ".join(sorted(interfaces))), interfaces=sorted(interfaces))
+        spec["dev"], spec["ifindex"] = dev, interfaces[dev]
+
+    flags = list(raw.get("flags") or [])
+    unknown = [flag for flag in flags if flag not in USER_FLAGS]
+    if unknown:
+        raise MptcpError("unknown endpoint flag(s) %s; known flags: %s"
+                         % (", ".join(map(str, unknown)), ", ".join(USER_FLAGS)))
+    spec["flags"] = [flag for flag in USER_FLAGS if flag in flags]
+    problems = flag_problems(spec["flags"], port=spec["port"], kernel=kernel)
+    if problems:
+        raise MptcpError("endpoint %s: %s" % (spec["address"] or spec["id"], "; ".join(problems)))
+    return spec
+
+
+def check_unique(specs):
+    """No address or explicit id may be wanted twice."""
+    seen_addresses, seen_ids = set(), set()
+    for spec in specs:
+        if spec["address"] in seen_addresses:
+            raise MptcpError("address %s is listed more than once" % spec["address"])
+        seen_addresses.add(spec["address"])
+        if spec["id"] is not None:
+            if spec["id"] in seen_ids:
+                raise MptcpError("endpoint id %s is listed more than once" % spec["id"])
+            seen_ids.add(spec["id"])
+
+
+def _needs_readd(current, spec):
+    """True when only delete + add can turn current into spec: the kernel
+    changes backup and fullmesh in place, nothing else."""
+    if "implicit" in current["flags"]:
+        return True  # kernel-made; replace it with a real endpoint
+    if spec["id"] is not None and spec["id"] != current["id"]:
+        return True
+    if spec["ifindex"] and spec["ifindex"] != current["ifindex"]:
+        return True
+    if spec["port"] != current["port"]:
+        return True
+    return bool((set(spec["flags"]) ^ set(current["flags"])) - CHANGEABLE_FLAGS)
+
+
+def _describe(spec):
+    return dict((key, spec[key]) for key in ("id", "address", "port", "flags", "dev", "ifindex"))
+
+
+def plan_present(current, specs, exclusive=False):
+    """Actions (dicts with ``action`` delete / set_flags / add and the
+    ``endpoint``) that make every spec present; with ``exclusive`` every other
+    endpoint the user made goes too. Deletes come first, then changes, then
+    adds, so ids and addresses are free when they are reused."""
+    check_unique(specs)
+    by_address = dict((endpoint["address"], endpoint) for endpoint in current)
+    wanted_addresses = set(spec["address"] for spec in specs)
+    deletes, changes, adds = [], [], []
+
+    if exclusive:
+        for endpoint in current:
+            if endpoint["address"] not in wanted_addresses and "implicit" not in endpoint["flags"]:
+                deletes.append({"action": "delete", "endpoint": endpoint})
+
+    for spec in specs:
+        existing = by_address.get(spec["address"])
+        if existing is None:
+            adds.append({"action": "add", "endpoint": _describe(spec)})
+        elif _needs_readd(existing, spec):
+            deletes.append({"action": "delete", "endpoint": existing})
+            readd = _describe(spec)
+            if readd["id"] is None and "implicit" not in existing["flags"]:
+                readd["id"] = existing["id"]  # keep the id stable across a re-add
+            adds.append({"action": "add", "endpoint": readd})
+        elif set(spec["flags"]) != set(existing["flags"]):
+            changed = dict(existing, flags=list(spec["flags"]))
+            changes.append({"action": "set_flags", "endpoint": changed, "before": existing})
+
+    actions = deletes + changes + adds
+    _check_result(current, actions)
+    return actions
+
+
+def plan_absent(current, specs):
+    """Delete the endpoints named by address or id (those absent already are fine)."""
+    actions = []
+    for spec in specs:
+        for endpoint in current:
+            if (spec["address"] and endpoint["address"] == spec["address"]) or \
+                    (not spec["address"] and spec["id"] == endpoint["id"]):
+                if not any(action["endpoint"]["id"] == endpoint["id"] for action in actions):
+                    actions.append({"action": "delete", "endpoint": endpoint})
+    return actions
+
+
+def _check_result(current, actions):
+    """Refuse a plan the kernel would reject halfway, before anything is sent."""
+    deleted = set(action["endpoint"]["id"] for action in actions if action["action"] == "delete")
+    kept = [endpoint for endpoint in current if endpoint["id"] not in deleted]
+    added = [action["endpoint"] for action in actions if action["action"] == "add"]
+    used_ids = dict((endpoint["id"], endpoint["address"]) for endpoint in kept)
+    for endpoint in added:
+        if endpoint["id"] is not None and endpoint["id"] in used_ids:
+            raise MptcpError(
+                "endpoint id %s is already used by endpoint %s; remove that one first or use exclusive"
+                % (endpoint["id"], used_ids[endpoint["id"]]))
+        if endpoint["id"] is not None:
+            used_ids[endpoint["id"]] = endpoint["address"]
+    total = len(kept) + len(added)
+    if total > MAX_ENDPOINTS:
+        raise MptcpError("this would make %d endpoints; the kernel allows at most %d per network namespace"
+                         % (total, MAX_ENDPOINTS), endpoints=total)
+
+
+def predict(current, actions):
+    """The endpoint list after the actions, as check mode reports it
+    (an id the kernel will choose is None)."""
+    result = dict((endpoint["id"], copy.deepcopy(endpoint)) for endpoint in current)
+    added = []
+    for action in actions:
+        endpoint = action["endpoint"]
+        if action["action"] == "delete":
+            result.pop(endpoint["id"], None)
+        elif action["action"] == "set_flags":
+            result[endpoint["id"]]["flags"] = list(endpoint["flags"])
+        else:
+            added.append(copy.deepcopy(endpoint))
+    ordered = sorted(result.values(), key=lambda endpoint: endpoint["id"])
+    return ordered + sorted(added, key=lambda endpoint: (endpoint["id"] is None, endpoint["id"] or 0))

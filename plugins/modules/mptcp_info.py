@@ -1,0 +1,209 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: mptcp_info
+short_description: Report the MPTCP state of a host or network namespace
+version_added: 0.1.0
+description:
+  - Gathers, as structured data, what an operator otherwise reads by eye from C(sysctl -a | grep mptcp),
+    C(ip mptcp limits show), C(ip mptcp endpoint show), C(nstat MPTcp*) and C(ss -Mni) (seed sections
+    34.2 to 34.5).
+  - Connections come from the kernel's sock_diag interface, counters from C(/proc/net/netstat); no command
+    output is parsed.
+author:
+  - mptcp.multipath developers (@mptcp-multipath)
+extends_documentation_fragment:
+  - mptcp.multipath.namespace
+requirements:
+  - pyroute2 >= 0.7 on the managed host, for O(gather=limits) and O(gather=endpoints)
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Changes nothing, so there is nothing to diff.
+options:
+  gather:
+    description:
+      - Which parts to gather.
+    type: list
+    elements: str
+    choices: [sysctls, limits, endpoints, counters, connections]
+    default: [sysctls, limits, endpoints, counters, connections]
+seealso:
+  - module: mptcp.multipath.mptcp_endpoint
+  - module: mptcp.multipath.mptcp_limits
+  - module: mptcp.multipath.mptcp_sysctl
+"""
+
+EXAMPLES = r"""
+- name: Read the MPTCP state
+  mptcp.multipath.mptcp_info:
+  register: mptcp
+
+- name: Show the subflows of every established MPTCP connection
+  ansible.builtin.debug:
+    msg: "{{ item.local_address }} -> {{ item.remote_address }}: {{ item.subflows }} extra subflow(s)"
+  loop: "{{ mptcp.connections | selectattr('state', 'equalto', 'established') }}"
+
+- name: Check that a join happened, from the counters only
+  mptcp.multipath.mptcp_info:
+    gather: [counters]
+  register: mptcp_counters
+  failed_when: mptcp_counters.counters.MPJoinAckRx | default(0) == 0
+"""
+
+RETURN = r"""
+enabled:
+  description: Whether C(net.mptcp.enabled) is 1.
+  returned: when O(gather) has V(sysctls)
+  type: bool
+  sample: true
+sysctls:
+  description: Every C(net.mptcp.*) sysctl of this kernel, by short name.
+  returned: when O(gather) has V(sysctls)
+  type: dict
+  sample: {enabled: "1", path_manager: kernel, scheduler: default, add_addr_timeout: "120"}
+limits:
+  description: The path manager limits.
+  returned: when O(gather) has V(limits)
+  type: dict
+  sample: {subflows: 2, add_addr_accepted: 0}
+endpoints:
+  description: The endpoints, with decoded flags and interface names.
+  returned: when O(gather) has V(endpoints)
+  type: list
+  elements: dict
+  sample:
+    - {id: 1, address: 198.51.100.1, port: 0, flags: [signal], dev: enp1s0, ifindex: 3}
+counters:
+  description: The MPTcpExt counters of C(/proc/net/netstat) (what C(nstat) prints), without the prefix.
+  returned: when O(gather) has V(counters)
+  type: dict
+  sample: {MPCapableSYNRX: 1, MPJoinSynRx: 1, MPJoinAckRx: 1, AddAddr: 1}
+connections:
+  description:
+    - The MPTCP sockets, listeners included, with the kernel's C(mptcp_info) for each.
+    - C(subflows) counts the additional subflows, so a connection over two paths shows 1.
+  returned: when O(gather) has V(connections)
+  type: list
+  elements: dict
+  contains:
+    family:
+      description: V(ipv4) or V(ipv6).
+      type: str
+    state:
+      description: TCP-style state, for example V(established) or V(listen).
+      type: str
+    local_address:
+      description: Local address of the initial subflow.
+      type: str
+    local_port:
+      description: Local port.
+      type: int
+    remote_address:
+      description: Remote address of the initial subflow.
+      type: str
+    remote_port:
+      description: Remote port.
+      type: int
+    token:
+      description: The connection token, as C(ip mptcp monitor) prints it.
+      type: str
+    subflows:
+      description: Additional subflows in use.
+      type: int
+    subflows_max:
+      description: The subflow limit this connection got.
+      type: int
+    add_addr_signal:
+      description: Addresses announced to the peer.
+      type: int
+    add_addr_accepted:
+      description: Announced addresses accepted from the peer.
+      type: int
+    fallback:
+      description: Whether the connection fell back to plain TCP.
+      type: bool
+    bytes_sent:
+      description: Bytes sent at the MPTCP level (kernel 6.3+).
+      type: int
+    bytes_received:
+      description: Bytes received at the MPTCP level (kernel 6.3+).
+      type: int
+  sample:
+    - {family: ipv4, state: established, local_address: 192.0.2.2, local_port: 36444,
+       remote_address: 192.0.2.1, remote_port: 12345, token: 63c070d2, subflows: 1, fallback: false}
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
+    enter_namespace,
+    run_module,
+)
+from ansible_collections.mptcp.multipath.plugins.module_utils._diag import (
+    connections,
+    counters,
+)
+from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
+    HAS_PYROUTE2,
+    PYROUTE2_IMPORT_ERROR,
+    MptcpNetlink,
+)
+from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import (
+    available_keys,
+    read_runtime,
+)
+
+PARTS = ("sysctls", "limits", "endpoints", "counters", "connections")
+NETLINK_PARTS = ("limits", "endpoints")
+
+
+class InfoModule(object):
+
+    def __init__(self, module):
+        self.module = module
+        self.gather = module.params["gather"]
+
+    def run(self):
+        enter_namespace(self.module.params["namespace"])
+        result = {"changed": False}
+        if "sysctls" in self.gather:
+            result["sysctls"] = dict((key, read_runtime(key)) for key in available_keys())
+            result["enabled"] = result["sysctls"].get("enabled") == "1"
+        if any(part in self.gather for part in NETLINK_PARTS):
+            with MptcpNetlink() as kernel:
+                if "limits" in self.gather:
+                    result["limits"] = kernel.limits()
+                if "endpoints" in self.gather:
+                    result["endpoints"] = kernel.endpoints()
+        if "counters" in self.gather:
+            result["counters"] = counters()
+        if "connections" in self.gather:
+            result["connections"] = connections()
+        return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            gather=dict(type="list", elements="str", choices=list(PARTS), default=list(PARTS)),
+            namespace=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if any(part in module.params["gather"] for part in NETLINK_PARTS) and not HAS_PYROUTE2:
+        module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_IMPORT_ERROR)
+    run_module(module, InfoModule(module).run)
+
+
+if __name__ == "__main__":
+    main()
