@@ -1,0 +1,180 @@
+import pytest
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
+    normalize_spec,
+    parse_address,
+    plan_absent,
+    plan_present,
+    predict,
+)
+
+INTERFACES = {"lo": 1, "enp4s0": 2, "enp1s0": 3}
+KERNEL = (6, 18)
+
+
+def spec(**raw):
+    return normalize_spec(raw, INTERFACES, kernel=KERNEL)
+
+
+def endpoint(endpoint_id, address, flags, ifindex=0, port=0):
+    names = dict((index, name) for name, index in INTERFACES.items())
+    return {"id": endpoint_id, "address": address, "port": port, "flags": flags,
+            "ifindex": ifindex, "dev": names.get(ifindex)}
+
+
+@pytest.mark.parametrize("value, normalized", [
+    ("192.0.2.1", "192.0.2.1"),
+    (" 198.51.100.1 ", "198.51.100.1"),
+    ("2001:DB8::1", "2001:db8::1"),
+])
+def test_parse_address_normalizes(value, normalized):
+    assert parse_address(value) == normalized
+
+
+@pytest.mark.parametrize("value, reason", [
+    ("0.0.0.0", "unspecified"),
+    ("::", "unspecified"),
+    ("127.0.0.1", "loopback"),
+    ("::1", "loopback"),
+    ("169.254.1.1", "link-local"),
+    ("fe80::1", "link-local"),
+    ("224.0.0.1", "multicast"),
+    ("ff02::1", "multicast"),
+    ("255.255.255.255", "broadcast"),
+    ("192.0.2.300", "not a valid"),
+    ("eth0", "not a valid"),
+])
+def test_parse_address_refuses_with_the_value_named(value, reason):
+    with pytest.raises(MptcpError) as error:
+        parse_address(value)
+    assert reason in str(error.value)
+    assert value.strip() in str(error.value) or value in str(error.value)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"address": "192.0.2.1", "id": 0}, "endpoint id 0 is out of range"),
+    ({"address": "192.0.2.1", "id": 256}, "endpoint id 256 is out of range"),
+    ({"address": "192.0.2.1", "port": 70000, "flags": ["signal"]}, "port 70000"),
+    ({"address": "192.0.2.1", "port": 8080, "flags": ["subflow"]}, "a port needs flag signal"),
+    ({"address": "192.0.2.1", "dev": "wlan9"}, "interface 'wlan9' does not exist"),
+    ({"address": "192.0.2.1", "flags": ["turbo"]}, "unknown endpoint flag(s) turbo"),
+    ({"address": "192.0.2.1", "flags": ["implicit"]}, "unknown endpoint flag(s) implicit"),
+    ({"address": "192.0.2.1", "flags": ["signal", "subflow", "fullmesh"]}, "signal and fullmesh"),
+    ({"address": "192.0.2.1", "flags": ["fullmesh"]}, "fullmesh needs flag subflow"),
+    ({"dev": "enp4s0"}, "needs an address"),
+])
+def test_normalize_spec_refuses_bad_input(raw, message):
+    with pytest.raises(MptcpError) as error:
+        spec(**raw)
+    assert message in str(error.value)
+
+
+def test_normalize_spec_canonical_form():
+    assert spec(address="192.0.2.1", dev="enp1s0", flags=["backup", "subflow"]) == {
+        "address": "192.0.2.1", "id": None, "port": 0, "flags": ["subflow", "backup"],
+        "dev": "enp1s0", "ifindex": 3}
+
+
+def test_add_when_missing():
+    actions = plan_present([], [spec(address="198.51.100.1", dev="enp1s0", flags=["signal"])])
+    assert [action["action"] for action in actions] == ["add"]
+    assert actions[0]["endpoint"]["ifindex"] == 3
+
+
+def test_nothing_to_do_when_equal_and_unspecified_fields_are_ignored():
+    current = [endpoint(7, "198.51.100.1", ["signal"], ifindex=3)]
+    assert plan_present(current, [spec(address="198.51.100.1", flags=["signal"])]) == []
+
+
+def test_backup_change_is_made_in_place():
+    current = [endpoint(2, "192.0.2.3", ["subflow"], ifindex=3)]
+    actions = plan_present(current, [spec(address="192.0.2.3", flags=["subflow", "backup"])])
+    assert [action["action"] for action in actions] == ["set_flags"]
+    assert actions[0]["endpoint"]["id"] == 2
+    assert actions[0]["endpoint"]["flags"] == ["subflow", "backup"]
+
+
+def test_signal_change_deletes_and_readds_with_the_same_id():
+    current = [endpoint(4, "192.0.2.3", ["subflow"])]
+    actions = plan_present(current, [spec(address="192.0.2.3", flags=["signal"])])
+    assert [(action["action"], action["endpoint"]["id"]) for action in actions] == [("delete", 4), ("add", 4)]
+
+
+@pytest.mark.parametrize("raw", [
+    {"address": "192.0.2.3", "flags": ["subflow"], "id": 9},
+    {"address": "192.0.2.3", "flags": ["subflow"], "dev": "enp4s0"},
+])
+def test_id_or_device_change_needs_readd(raw):
+    current = [endpoint(4, "192.0.2.3", ["subflow"], ifindex=3)]
+    assert [action["action"] for action in plan_present(current, [spec(**raw)])] == ["delete", "add"]
+
+
+def test_id_taken_by_another_endpoint_is_refused():
+    current = [endpoint(5, "192.0.2.9", ["subflow"])]
+    with pytest.raises(MptcpError) as error:
+        plan_present(current, [spec(address="192.0.2.3", id=5)])
+    assert "id 5 is already used by endpoint 192.0.2.9" in str(error.value)
+
+
+def test_exclusive_removes_others_but_keeps_kernel_made_ones():
+    current = [endpoint(1, "192.0.2.2", ["subflow"]), endpoint(2, "192.0.2.9", ["subflow"]),
+               endpoint(3, "198.51.100.7", ["implicit"])]
+    actions = plan_present(current, [spec(address="192.0.2.2", flags=["subflow"])], exclusive=True)
+    assert [(action["action"], action["endpoint"]["address"]) for action in actions] == [("delete", "192.0.2.9")]
+
+
+def test_exclusive_empty_list_flushes():
+    current = [endpoint(1, "192.0.2.2", ["subflow"]), endpoint(2, "192.0.2.9", ["signal"])]
+    actions = plan_present(current, [], exclusive=True)
+    assert sorted(action["endpoint"]["id"] for action in actions) == [1, 2]
+    assert predict(current, actions) == []
+
+
+def test_exclusive_frees_an_id_before_reusing_it():
+    current = [endpoint(1, "192.0.2.9", ["subflow"])]
+    actions = plan_present(current, [spec(address="192.0.2.2", id=1, flags=["subflow"])], exclusive=True)
+    assert [action["action"] for action in actions] == ["delete", "add"]
+
+
+def test_implicit_endpoint_is_replaced_by_a_wanted_one():
+    current = [endpoint(3, "192.0.2.2", ["implicit"])]
+    actions = plan_present(current, [spec(address="192.0.2.2", flags=["subflow"])])
+    assert [action["action"] for action in actions] == ["delete", "add"]
+    assert actions[1]["endpoint"]["id"] is None  # let the kernel choose, the implicit id is not ours
+
+
+def test_ninth_endpoint_is_refused_before_any_change():
+    current = [endpoint(index, "192.0.2.%d" % index, ["subflow"]) for index in range(1, 9)]
+    with pytest.raises(MptcpError) as error:
+        plan_present(current, [spec(address="192.0.2.100", flags=["subflow"])])
+    assert "9 endpoints" in str(error.value) and "at most 8" in str(error.value)
+
+
+@pytest.mark.parametrize("specs, message", [
+    ([{"address": "192.0.2.1"}, {"address": "192.0.2.1"}], "address 192.0.2.1 is listed more than once"),
+    ([{"address": "192.0.2.1", "id": 3}, {"address": "192.0.2.2", "id": 3}], "id 3 is listed more than once"),
+])
+def test_duplicates_in_the_wanted_list_are_refused(specs, message):
+    with pytest.raises(MptcpError) as error:
+        plan_present([], [spec(**raw) for raw in specs])
+    assert message in str(error.value)
+
+
+def test_absent_by_address_or_id():
+    current = [endpoint(1, "192.0.2.2", ["subflow"]), endpoint(2, "192.0.2.9", ["signal"])]
+    by_address = normalize_spec({"address": "192.0.2.9"}, INTERFACES, need_address=False)
+    by_id = normalize_spec({"id": 1}, INTERFACES, need_address=False)
+    missing = normalize_spec({"address": "203.0.113.1"}, INTERFACES, need_address=False)
+    assert [action["endpoint"]["id"] for action in plan_absent(current, [by_address])] == [2]
+    assert [action["endpoint"]["id"] for action in plan_absent(current, [by_id])] == [1]
+    assert plan_absent(current, [missing]) == []
+
+
+def test_predict_orders_kept_then_added():
+    current = [endpoint(2, "192.0.2.2", ["subflow"])]
+    actions = plan_present(current, [spec(address="192.0.2.2", flags=["subflow", "backup"]),
+                                     spec(address="198.51.100.2", flags=["subflow"])])
+    after = predict(current, actions)
+    assert [(item["id"], item["address"], item["flags"]) for item in after] == [
+        (2, "192.0.2.2", ["subflow", "backup"]), (None, "198.51.100.2", ["subflow"])]
