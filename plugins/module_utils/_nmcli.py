@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NetworkManager through nmcli: one declarative table of commands turned
+into argv lists (never a shell string), and the connection.mptcp-flags
+names and bits (libnm's NMMptcpFlags)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import re
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+
+MIN_VERSION = (1, 40)        # connection.mptcp-flags appeared in NetworkManager 1.40
+LAMINAR_MIN_VERSION = (1, 56)
+NM_FLAG_BITS = {
+    "disabled": 0x1,
+    "enabled": 0x2,
+    "also-without-sysctl": 0x4,
+    "also-without-default-route": 0x8,
+    "signal": 0x10,
+    "subflow": 0x20,
+    "backup": 0x40,
+    "fullmesh": 0x80,
+    "laminar": 0x100,
+}
+NM_FLAGS = tuple(NM_FLAG_BITS)
+
+# Every nmcli call the collection makes: name -> argv after "nmcli", with
+# {placeholders} filled per call. -t/-g give machine-readable output.
+COMMANDS = {
+    "version": ["--version"],
+    "running": ["-t", "-f", "RUNNING", "general", "status"],
+    "profiles": ["-t", "-f", "NAME,UUID,TYPE,DEVICE,ACTIVE", "connection", "show"],
+    "profile_fields": ["-t", "-f", "{fields}", "connection", "show", "uuid", "{uuid}"],
+    "set_mptcp_flags": ["connection", "modify", "uuid", "{uuid}", "connection.mptcp-flags", "{flags}"],
+    "reapply": ["device", "reapply", "{device}"],
+    "up": ["connection", "up", "uuid", "{uuid}"],
+}
+
+
+def split_terse(line):
+    """Split one line of `nmcli -t` output: fields are joined by ':' and
+    literal ':' and '\\' inside a field are escaped with '\\'."""
+    fields, current, escaped = [], [], False
+    for char in line:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ":":
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    fields.append("".join(current))
+    return fields
+
+
+def parse_version(text):
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    if not match:
+        raise MptcpError("cannot tell the NetworkManager version from %r" % (text,))
+    return tuple(int(part or 0) for part in match.groups())
+
+
+def encode_nm_flags(names):
+    bits = 0
+    for name in names:
+        bits |= NM_FLAG_BITS[name]
+    return bits
+
+
+def decode_nm_flags(bits):
+    names = [name for name, bit in NM_FLAG_BITS.items() if bits & bit]
+    unknown = bits & ~sum(NM_FLAG_BITS.values())
+    if unknown:
+        names.append("0x%x" % unknown)
+    return names
+
+
+def parse_nm_flags(text):
+    """nmcli prints the property as a number (0x28) or as names."""
+    text = (text or "").strip()
+    if re.match(r"^(0x[0-9a-fA-F]+|\d+)$", text):
+        return int(text, 0)
+    names = [name.strip() for name in text.replace(" ", ",").split(",") if name.strip()]
+    unknown = [name for name in names if name not in NM_FLAG_BITS and name != "default"]
+    if unknown:
+        raise MptcpError("unknown mptcp-flags %s in nmcli output %r" % (", ".join(unknown), text))
+    return encode_nm_flags(name for name in names if name != "default")
+
+
+def effective_nm_flags(bits):
+    """NetworkManager treats endpoint flags without enabled/disabled as
+    enabled; compare values in this form so an implied bit is no change."""
+    if bits and not bits & (NM_FLAG_BITS["disabled"] | NM_FLAG_BITS["enabled"]):
+        bits |= NM_FLAG_BITS["enabled"]
+    return bits
+
+
+def nm_flag_problems(names, version):
+    names = set(names)
+    problems = []
+    if "disabled" in names and len(names) > 1:
+        problems.append("flag disabled cannot be combined with other flags")
+    if "signal" in names and "fullmesh" in names:
+        problems.append("flags signal and fullmesh cannot be combined")
+    if "laminar" in names and tuple(version[:2]) < LAMINAR_MIN_VERSION:
+        problems.append("flag laminar needs NetworkManager %d.%d or newer (this host has %s)"
+                        % (LAMINAR_MIN_VERSION + (".".join(map(str, version)),)))
+    return problems
+
+
+class Nmcli(object):
+    """Runs the COMMANDS table through AnsibleModule.run_command."""
+
+    def __init__(self, module):
+        self.module = module
+        self.binary = module.get_bin_path("nmcli")
+        if not self.binary:
+            raise MptcpError("nmcli was not found: NetworkManager is not installed on this host")
+
+    def run(self, command, **values):
+        argv = [self.binary] + [part.format(**values) for part in COMMANDS[command]]
+        # C locale: nmcli's messages and output are parsed, not shown
+        rc, stdout, stderr = self.module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
+        if rc != 0:
+            raise MptcpError("%s failed (rc=%d): %s" % (" ".join(argv), rc, (stderr or stdout).strip()),
+                             command=argv, rc=rc)
+        return stdout
+
+    def version(self):
+        return parse_version(self.run("version"))
+
+    def check_running(self):
+        try:
+            state = self.run("running").strip()
+        except MptcpError as exc:
+            raise MptcpError("NetworkManager is not running: %s" % exc)
+        if state != "running":
+            raise MptcpError("NetworkManager is not running (nmcli general status says %r)" % state)
+
+    def profiles(self):
+        result = []
+        for line in self.run("profiles").splitlines():
+            if not line.strip():
+                continue
+            name, uuid, kind, device, active = split_terse(line)
+            result.append({"name": name, "uuid": uuid, "type": kind, "device": device or None,
+                           "active": active == "yes"})
+        return result
+
+    def fields(self, uuid, names):
+        """{field: value} of one profile."""
+        output = self.run("profile_fields", uuid=uuid, fields=",".join(names))
+        values = {}
+        for line in output.splitlines():
+            key, _sep, value = line.partition(":")
+            values[key] = value.replace("\\:", ":").replace("\\\\", "\\")
+        return values
+
+    def set_mptcp_flags(self, uuid, names):
+        # "0x0" is NetworkManager's "default": an empty list means that
+        self.run("set_mptcp_flags", uuid=uuid, flags=",".join(names) if names else "0x0")
+
+    def reapply(self, device):
+        self.run("reapply", device=device)
+
+    def up(self, uuid):
+        self.run("up", uuid=uuid)

@@ -1,0 +1,241 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: mptcp_nm_profile
+short_description: Set the MPTCP flags of a NetworkManager connection profile
+version_added: 0.1.0
+description:
+  - Sets C(connection.mptcp-flags) of one NetworkManager profile, what the seed document does with
+    C(nmcli connection modify <profile_name> connection.mptcp-flags signal,subflow,also-without-default-route).
+    NetworkManager then makes the profile's addresses MPTCP endpoints whenever the profile is active,
+    across reboots.
+  - The profile is chosen by O(name), O(uuid) or O(interface).
+  - Flags are checked before anything is changed: known names only, V(laminar) only with
+    NetworkManager 1.56 or newer, no V(signal) with V(fullmesh), V(disabled) alone.
+    NetworkManager 1.40 or newer must be installed and running.
+  - NetworkManager never sets C(net.mptcp.enabled) nor the limits; use M(mptcp.multipath.mptcp_sysctl) and
+    M(mptcp.multipath.mptcp_limits), or the M(mptcp.multipath.mptcp) role, which does all of it.
+author:
+  - mptcp.multipath developers (@mptcp-multipath)
+attributes:
+  check_mode:
+    support: full
+    description: Reports the change it would make.
+  diff_mode:
+    support: full
+    description: Returns the profile's flags before and after.
+options:
+  name:
+    description:
+      - The profile's name (C(connection.id)).
+    type: str
+  uuid:
+    description:
+      - The profile's UUID.
+    type: str
+  interface:
+    description:
+      - The interface whose profile to change. The profile active on it is taken; when none is active,
+        the one profile bound to it by C(connection.interface-name). Several candidates are an error.
+    type: str
+  flags:
+    description:
+      - The MPTCP flags of the profile, compared exactly (as numbers, since C(nmcli) prints them as hex).
+      - V([]) resets the property to NetworkManager's default (C(0x0)), which follows the global default.
+      - V(enabled) is implied by NetworkManager when endpoint flags are given without V(enabled) or V(disabled),
+        so the two spellings are the same state here too.
+    type: list
+    elements: str
+    required: true
+    choices: [disabled, enabled, also-without-sysctl, also-without-default-route, signal, subflow, backup, fullmesh, laminar]
+  apply:
+    description:
+      - When the flags change and the profile is active, apply them now with C(nmcli device reapply),
+        so that the endpoints change without waiting for the next activation. Inactive profiles are never
+        brought up.
+    type: bool
+    default: true
+requirements:
+  - NetworkManager 1.40 or newer, running, with C(nmcli)
+seealso:
+  - module: mptcp.multipath.mptcp_endpoint
+  - name: nm-settings-nmcli(5)
+    description: The connection.mptcp-flags property.
+    link: https://networkmanager.dev/docs/api/latest/nm-settings-nmcli.html
+"""
+
+EXAMPLES = r"""
+- name: Make a profile's addresses MPTCP endpoints, even without a default route (seed 34.4)
+  mptcp.multipath.mptcp_nm_profile:
+    name: enp4s0f1
+    flags: [signal, subflow, also-without-default-route]
+
+- name: Keep subflows off the management interface
+  mptcp.multipath.mptcp_nm_profile:
+    interface: enp0s3
+    flags: [disabled]
+
+- name: Back to NetworkManager's default
+  mptcp.multipath.mptcp_nm_profile:
+    uuid: 5fcd8a2c-0f5e-4d1c-9d2e-0d6c2a9e4b11
+    flags: []
+"""
+
+RETURN = r"""
+profile:
+  description: The profile that was chosen.
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Profile name.
+      type: str
+      sample: enp4s0f1
+    uuid:
+      description: Profile UUID.
+      type: str
+      sample: 5fcd8a2c-0f5e-4d1c-9d2e-0d6c2a9e4b11
+    device:
+      description: Device the profile is active on, or null.
+      type: str
+      sample: enp4s0f1
+    active:
+      description: Whether the profile is active.
+      type: bool
+      sample: true
+flags:
+  description: The profile's MPTCP flags after the task, as names.
+  returned: always
+  type: list
+  elements: str
+  sample: [signal, subflow, also-without-default-route]
+previous_flags:
+  description: The profile's MPTCP flags before the task.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+applied:
+  description: Whether the change was applied to the active device now.
+  returned: always
+  type: bool
+  sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
+    MIN_VERSION,
+    NM_FLAGS,
+    Nmcli,
+    decode_nm_flags,
+    effective_nm_flags,
+    encode_nm_flags,
+    nm_flag_problems,
+    parse_nm_flags,
+)
+
+FLAGS_FIELD = "connection.mptcp-flags"
+INTERFACE_FIELD = "connection.interface-name"
+
+
+def choose_profile(profiles, name=None, uuid=None, interface=None, interface_names=None):
+    """The one profile the user means, or an error that lists the candidates.
+    ``interface_names`` maps a profile UUID to its connection.interface-name."""
+    if uuid:
+        matches = [profile for profile in profiles if profile["uuid"] == uuid]
+        wanted = "uuid %s" % uuid
+    elif name:
+        matches = [profile for profile in profiles if profile["name"] == name]
+        wanted = "name %r" % name
+    else:
+        matches = [profile for profile in profiles if profile["active"] and profile["device"] == interface]
+        if not matches:
+            matches = [profile for profile in profiles if (interface_names or {}).get(profile["uuid"]) == interface]
+        wanted = "interface %r" % interface
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join("%s (%s)" % (profile["name"], profile["uuid"]) for profile in profiles) or "none"
+    if not matches:
+        raise MptcpError("no NetworkManager profile with %s; profiles: %s" % (wanted, known))
+    raise MptcpError("several NetworkManager profiles match %s: %s; choose one by uuid"
+                     % (wanted, ", ".join("%s (%s)" % (profile["name"], profile["uuid"]) for profile in matches)))
+
+
+class NmProfileModule(object):
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    def select(self, nmcli):
+        profiles = nmcli.profiles()
+        interface_names = None
+        if self.params["interface"] and not any(
+                profile["active"] and profile["device"] == self.params["interface"] for profile in profiles):
+            interface_names = dict((profile["uuid"], nmcli.fields(profile["uuid"], [INTERFACE_FIELD]).get(INTERFACE_FIELD))
+                                   for profile in profiles)
+        return choose_profile(profiles, self.params["name"], self.params["uuid"], self.params["interface"],
+                              interface_names)
+
+    def run(self):
+        wanted_names = [flag for flag in NM_FLAGS if flag in self.params["flags"]]
+        nmcli = Nmcli(self.module)
+        version = nmcli.version()
+        if version[:2] < MIN_VERSION:
+            raise MptcpError("NetworkManager %s is too old: connection.mptcp-flags needs %d.%d or newer"
+                             % ((".".join(map(str, version)),) + MIN_VERSION))
+        problems = nm_flag_problems(wanted_names, version)
+        if problems:
+            raise MptcpError("mptcp flags %s: %s" % (",".join(wanted_names), "; ".join(problems)))
+        nmcli.check_running()
+        profile = self.select(nmcli)
+
+        before_bits = parse_nm_flags(nmcli.fields(profile["uuid"], [FLAGS_FIELD]).get(FLAGS_FIELD))
+        wanted_bits = encode_nm_flags(wanted_names)
+        changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
+        applied = False
+        after_bits = wanted_bits if changed else before_bits
+        if changed and not self.module.check_mode:
+            nmcli.set_mptcp_flags(profile["uuid"], wanted_names)
+            if self.params["apply"] and profile["active"] and profile["device"]:
+                nmcli.reapply(profile["device"])
+                applied = True
+            after_bits = parse_nm_flags(nmcli.fields(profile["uuid"], [FLAGS_FIELD]).get(FLAGS_FIELD))
+
+        before, after = decode_nm_flags(before_bits), decode_nm_flags(after_bits)
+        return {
+            "changed": changed,
+            "profile": profile,
+            "flags": after,
+            "previous_flags": before,
+            "applied": applied,
+            "diff": {"before": {FLAGS_FIELD: before}, "after": {FLAGS_FIELD: after}},
+        }
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str"),
+            uuid=dict(type="str"),
+            interface=dict(type="str"),
+            flags=dict(type="list", elements="str", required=True, choices=list(NM_FLAGS)),
+            apply=dict(type="bool", default=True),
+        ),
+        required_one_of=[("name", "uuid", "interface")],
+        mutually_exclusive=[("name", "uuid", "interface")],
+        supports_check_mode=True,
+    )
+    run_module(module, NmProfileModule(module).run)
+
+
+if __name__ == "__main__":
+    main()
