@@ -101,8 +101,10 @@ class NetnsPair(object):
             hosts[group] = {"hosts": {name: {
                 "ansible_connection": "local",
                 "ansible_python_interpreter": python,
+                "ansible_become": False,
                 "mptcp_namespace": namespace,
-                "mptcp_links": [{"dev": link[side], "address": link[side + 1].split("/", maxsplit=1)[0]}
+                "mptcp_manage_packages": False,
+                "mptcp_links": [{"interface": link[side], "address": link[side + 1].split("/", maxsplit=1)[0]}
                                 for link in self.links],
             }}}
         with open(path, "w") as handle:

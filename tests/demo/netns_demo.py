@@ -17,7 +17,11 @@ sys.path.insert(0, os.path.dirname(HERE))
 from netns_lab import NetnsPair  # noqa: E402
 
 TRANSFER = os.path.join(os.path.dirname(HERE), "tools", "mptcp_transfer.py")
-PLAYBOOK = os.path.join(HERE, "netns-demo.yml")
+ROOT = os.path.dirname(os.path.dirname(HERE))
+# The seed's 34.3 playbook, run against two namespaces that stand in for hosts.
+PLAYBOOK = os.path.join(ROOT, "playbooks", "temporary.yml")
+# make links the checkout there as ansible_collections/mptcp/multipath
+os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(ROOT, ".build", "collections"))
 LINK_RATE = "20mbit"
 TRANSFER_SIZE = "8M"
 

@@ -1,0 +1,114 @@
+"""The mptcp role through the seed's playbooks, against two namespaces that
+stand in for the server and the client (runtime settings: 34.3 and 34.6).
+NetworkManager, the sysctl.d file and the limits unit are tested on the lab's
+real hosts (molecule)."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+from conftest import run_playbook
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def playbook(name):
+    return os.path.join(ROOT, "playbooks", name)
+
+
+def changed_counts(output):
+    return dict((host, int(count)) for host, count in re.findall(r"^(\w+)\s+: ok=\d+\s+changed=(\d+)", output, re.M))
+
+
+def kernel(lab, namespace):
+    endpoints = json.loads(lab.exec(namespace, ["ip", "-j", "mptcp", "endpoint", "show"]).stdout)
+    limits = lab.exec(namespace, ["ip", "mptcp", "limits", "show"]).stdout.split()
+    enabled = lab.exec(namespace, ["sysctl", "-n", "net.mptcp.enabled"]).stdout.strip()
+    return {"endpoints": endpoints, "limits": limits, "enabled": enabled}
+
+
+def test_temporary_then_disable(lab, interpreter, tmp_path):
+    inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
+    lab.exec(lab.server, ["sysctl", "-w", "net.mptcp.enabled=0"])
+    untouched = kernel(lab, lab.server), kernel(lab, lab.client)
+
+    check = run_playbook(playbook("temporary.yml"), inventory, "--check", "--diff")
+    assert changed_counts(check.stdout) == {"server": 2, "client": 1}
+    assert (kernel(lab, lab.server), kernel(lab, lab.client)) == untouched, "check mode changed the kernel"
+
+    run_playbook(playbook("temporary.yml"), inventory)
+    server, client = kernel(lab, lab.server), kernel(lab, lab.client)
+    assert server["enabled"] == client["enabled"] == "1"
+    assert server["endpoints"] == [{"address": "198.51.100.1", "id": 1, "signal": True, "dev": "enp1s0"}]
+    assert client["endpoints"] == []
+    assert client["limits"] == ["add_addr_accepted", "1", "subflows", "2"]
+    assert server["limits"] == ["add_addr_accepted", "0", "subflows", "2"]
+
+    again = run_playbook(playbook("temporary.yml"), inventory)
+    assert changed_counts(again.stdout) == {"server": 0, "client": 0}
+    again_check = run_playbook(playbook("temporary.yml"), inventory, "--check", "--diff")
+    assert changed_counts(again_check.stdout) == {"server": 0, "client": 0}
+
+    run_playbook(playbook("disable.yml"), inventory)
+    for namespace in (lab.server, lab.client):
+        assert kernel(lab, namespace) == {"endpoints": [], "limits": ["add_addr_accepted", "0", "subflows", "2"],
+                                          "enabled": "0"}
+    disable_again = run_playbook(playbook("disable.yml"), inventory)
+    assert changed_counts(disable_again.stdout) == {"server": 0, "client": 0}
+
+
+def run_role(lab, interpreter, tmp_path, role_vars, check=True):
+    play = tmp_path / "play.yml"
+    play.write_text(json.dumps([{
+        "name": "Run the role with test variables",
+        "hosts": "server",
+        "gather_facts": False,
+        "roles": [{"role": "mptcp.multipath.mptcp", "vars": role_vars}],
+    }]))
+    inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
+    result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
+                             str(play)], capture_output=True, text=True, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def test_bad_input_stops_the_role_before_any_change(lab, interpreter, tmp_path):
+    lab.exec(lab.server, ["sysctl", "-w", "net.mptcp.enabled=0"])
+    before = kernel(lab, lab.server)
+    cases = [
+        ({"mptcp_limits": {"subflows": 9}}, "limit subflows=9 is out of range"),
+        ({"mptcp_limits": {"subflow": 2}}, "unknown limit(s) subflow"),
+        ({"mptcp_endpoints_backend": "runtime",
+          "mptcp_endpoints": [{"address": "198.51.100.1", "flags": ["signal", "fullmesh"]}]},
+         "signal and fullmesh cannot be combined"),
+        ({"mptcp_endpoints_backend": "runtime",
+          "mptcp_endpoints": [{"address": "198.51.100.1", "interface": "wlan7", "flags": ["signal"]}]},
+         "interface 'wlan7' does not exist"),
+        ({"mptcp_endpoints_backend": "runtime", "mptcp_endpoints": [{"interface": "enp1s0", "flags": ["subflow"]}]},
+         "runtime endpoints need an address"),
+        ({"mptcp_endpoints_backend": "networkmanager"}, "can only be runtime ones"),
+        ({"mptcp_endpoints_backend": "runtime",
+          "mptcp_endpoints": [{"address": "127.0.0.1", "flags": ["subflow"]}]}, "127.0.0.1 is a loopback address"),
+        ({"mptcp_state": "sideways"}, "sideways"),
+    ]
+    for role_vars, message in cases:
+        result = run_role(lab, interpreter, tmp_path, role_vars, check=False)
+        assert result.returncode != 0, role_vars
+        assert message in result.stdout + result.stderr, (role_vars, result.stdout[-3000:])
+        assert kernel(lab, lab.server) == before, "the role changed the kernel before refusing %s" % role_vars
+
+
+def test_warnings_for_settings_that_silently_do_nothing(lab, interpreter, tmp_path):
+    result = run_role(lab, interpreter, tmp_path, {
+        "mptcp_endpoints_backend": "runtime",
+        "mptcp_limits": {"subflows": 1},
+        "mptcp_endpoints": [{"address": "192.0.2.1", "flags": ["subflow"]},
+                            {"address": "198.51.100.1", "flags": ["subflow"]},
+                            {"address": "2001:db8::1", "flags": ["subflow"]}],
+    })
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "3 subflow endpoints but a subflows limit of 1" in output
+    assert "endpoints mix IPv4 and IPv6" in output
