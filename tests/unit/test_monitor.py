@@ -1,0 +1,268 @@
+import socket
+import struct
+
+import pytest
+
+from ansible_collections.mptcp.multipath.plugins.module_utils import _monitor
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+
+NAMES = {3: "wlp1s0"}
+
+
+def attr(kind, payload):
+    data = struct.pack("=HH", 4 + len(payload), kind) + payload
+    return data + b"\0" * (-len(data) % 4)
+
+
+def u8(kind, value):
+    return attr(kind, struct.pack("=B", value))
+
+
+def u16(kind, value):
+    return attr(kind, struct.pack("=H", value))
+
+
+def u32(kind, value):
+    return attr(kind, struct.pack("=I", value))
+
+
+def be16(kind, value):
+    return attr(kind, struct.pack("!H", value))
+
+
+def ipv4(kind, address):
+    return attr(kind, socket.inet_pton(socket.AF_INET, address))
+
+
+def ipv6(kind, address):
+    return attr(kind, socket.inet_pton(socket.AF_INET6, address))
+
+
+def decode(command, *attributes):
+    return _monitor.decode_event(command, b"".join(attributes), timestamp=12.5, interface_name=NAMES.get)
+
+
+def message(family_id, command, *attributes):
+    body = struct.pack("=BBH", command, 1, 0) + b"".join(attributes)
+    return struct.pack("=IHHII", 16 + len(body), family_id, 0, 0, 0) + body
+
+
+# -- decoding ------------------------------------------------------------------
+def test_numbers_match_the_kernel_headers():
+    assert _monitor.EVENT_TYPES == {1: "created", 2: "established", 3: "closed", 6: "announced", 7: "removed",
+                                    10: "sf_established", 11: "sf_closed", 13: "sf_priority",
+                                    15: "listener_created", 16: "listener_closed"}
+    assert (_monitor.ATTR_TOKEN, _monitor.ATTR_SADDR4, _monitor.ATTR_DPORT, _monitor.ATTR_IF_IDX,
+            _monitor.ATTR_SERVER_SIDE) == (1, 5, 10, 15, 18)
+
+
+def test_sf_established_ipv4_like_the_seed():
+    event = decode(10, u32(1, 0x63c070d2), u16(2, socket.AF_INET), u8(3, 2), u8(4, 0),
+                   ipv4(5, "192.0.2.3"), ipv4(7, "192.0.2.1"), be16(9, 53345), be16(10, 12345),
+                   u8(11, 0), attr(15, struct.pack("=i", 3)))
+    assert event == dict(_monitor.empty_event("sf_established"), timestamp=12.5, token="63c070d2", family="ipv4",
+                         local_id=2, remote_id=0, saddr="192.0.2.3", daddr="192.0.2.1", sport=53345,
+                         dport=12345, backup=False, ifindex=3, dev="wlp1s0")
+    assert set(event) == set(_monitor.EVENT_KEYS)
+    assert _monitor.describe_event(event) == (
+        "SF_ESTABLISHED token=63c070d2 local_id=2 remote_id=0 saddr=192.0.2.3 daddr=192.0.2.1 "
+        "sport=53345 dport=12345 backup=0 dev=wlp1s0")
+
+
+def test_ipv6_addresses_and_every_other_attribute():
+    event = decode(11, u32(1, 0xdeadbeef), u16(2, socket.AF_INET6), ipv6(6, "2001:db8::2"),
+                   ipv6(8, "2001:DB8::1"), u8(11, 1), u8(12, 104), u16(13, 1), u32(14, 120),
+                   attr(15, struct.pack("=i", 7)), u32(16, 3), u32(17, 1), u8(18, 1))
+    assert event["type"] == "sf_closed" and event["family"] == "ipv6"
+    assert event["saddr"] == "2001:db8::2" and event["daddr"] == "2001:db8::1"
+    assert event["backup"] is True and event["error"] == 104 and event["flags"] == 1
+    assert event["deny_join_id0"] is True and event["timeout"] == 120
+    assert event["ifindex"] == 7 and event["dev"] is None  # no such interface
+    assert event["reset_reason"] == 3 and event["reset_flags"] == 1 and event["server_side"] is True
+
+
+def test_created_without_side_attribute_is_client_side_and_flag_means_server():
+    client = decode(1, u32(1, 1), ipv4(5, "192.0.2.2"), ipv4(7, "192.0.2.1"))
+    assert client["server_side"] is False and client["deny_join_id0"] is False and client["family"] == "ipv4"
+    server = decode(2, u32(1, 2), u16(13, _monitor.MPTCP_PM_EV_FLAG_SERVER_SIDE))
+    assert server["server_side"] is True and server["deny_join_id0"] is False
+    closed = decode(3, u32(1, 0x1))
+    assert closed["token"] == "00000001" and closed["server_side"] is None and closed["family"] is None
+
+
+def test_listener_and_unknown_events_and_odd_attributes():
+    listener = decode(15, u16(2, socket.AF_INET), ipv4(5, "0.0.0.0"), be16(9, 5201))
+    assert listener["type"] == "listener_created" and listener["sport"] == 5201 and listener["token"] is None
+    odd = decode(99, attr(0x8000 | 1, struct.pack("=I", 5)), attr(40, b"xyz"), b"\x02\x00")
+    assert odd["type"] == "event_99" and odd["token"] == "00000005"  # NLA_F_NESTED bit ignored
+
+
+def test_split_messages_and_family_reply():
+    data = message(28, 1, u32(1, 7)) + message(28, 3, u32(1, 7))
+    parsed = _monitor.split_messages(data)
+    assert [kind for kind, _payload in parsed] == [28, 28]
+    assert parsed[1][1][0] == 3
+    group = attr(1, b"mptcp_pm_events\0") + u32(2, 9)
+    groups = attr(0x8000 | 7, attr(0x8000 | 1, group) + attr(0x8000 | 2, attr(1, b"mptcp_pm_cmds\0") + u32(2, 10)))
+    payload = struct.pack("=BBH", 1, 2, 0) + attr(2, b"mptcp_pm\0") + u16(1, 28) + groups
+    assert _monitor.parse_family_reply(payload) == (28, {"mptcp_pm_events": 9, "mptcp_pm_cmds": 10})
+
+
+def test_family_request_is_a_getfamily_for_mptcp_pm():
+    request = _monitor.family_request()
+    length, kind, flags = struct.unpack_from("=IHH", request)
+    assert length == len(request) and kind == 0x10 and flags == 1 and length % 4 == 0
+    assert request[16] == 3 and b"mptcp_pm\0" in request
+
+
+# -- conditions ------------------------------------------------------------------
+def sf(**values):
+    return dict(_monitor.empty_event("sf_established"), token="63c070d2", local_id=2, saddr="192.0.2.3",
+                daddr="192.0.2.1", sport=53345, dport=12345, backup=False, ifindex=3, dev="wlp1s0", **values)
+
+
+@pytest.mark.parametrize("condition, expected", [
+    ({"event": "sf_established"}, True),
+    ({"event": "sf_established", "local_id": 2, "saddr": "192.0.2.3"}, True),
+    ({"event": "sf_established", "local_id": 3}, False),
+    ({"event": "sf_closed", "local_id": 2}, False),
+    ({"event": "sf_established", "token": "0x63C070D2", "dev": "wlp1s0", "backup": False}, True),
+    ({"event": "sf_established", "daddr": "192.0.2.9"}, False),
+    ({"event": "sf_established", "server_side": False}, True),
+    ({"event": "sf_established", "family": "ipv6"}, False),
+])
+def test_matches(condition, expected):
+    assert _monitor.matches(sf(), _monitor.normalize_condition(condition)) is expected
+
+
+def test_normalize_condition_canonical_and_ignores_unset():
+    condition = _monitor.normalize_condition({"event": "sf_established", "saddr": " 2001:DB8::3 ", "token": "1f",
+                                              "local_id": None, "dev": None})
+    assert condition == {"event": "sf_established", "saddr": "2001:db8::3", "token": "0000001f"}
+    assert _monitor.describe_condition(condition) == "event=sf_established token=0000001f saddr=2001:db8::3"
+
+
+@pytest.mark.parametrize("condition, message", [
+    ({"event": "sf_prio"}, "unknown event type 'sf_prio'"),
+    ({"event": "created", "locid": 2}, "unknown condition key(s) locid"),
+    ({"local_id": 2}, "needs an event type"),
+    ({"event": "created", "saddr": "192.0.2.300"}, "until.saddr: '192.0.2.300' is not an IPv4 or IPv6 address"),
+    ({"event": "created", "token": "xyz"}, "until.token: 'xyz' is not a connection token"),
+    ({"event": "created", "local_id": -1}, "until.local_id: -1 is not a non-negative integer"),
+    ({"event": "created", "backup": "yes"}, "until.backup: 'yes' is not a boolean"),
+    ({"event": "created", "family": "inet"}, "until.family: 'inet' is not ipv4 or ipv6"),
+    ("created", "must be a dict"),
+])
+def test_bad_conditions_are_refused(condition, message):
+    with pytest.raises(MptcpError) as error:
+        _monitor.normalize_condition(condition)
+    assert message in str(error.value)
+
+
+def params(**values):
+    base = {"timeout": 10.0, "until": None, "events": None, "max_events": None}
+    base.update(values)
+    return base
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"timeout": 0}, "timeout: 0 is not a positive number"),
+    ({"timeout": -2.5}, "timeout: -2.5 is not a positive number"),
+    ({"timeout": None}, "timeout: None is not a positive number"),
+    ({"max_events": 0}, "max_events: 0 is not a positive integer"),
+    ({"events": ["created", "bogus"]}, "events: unknown event type 'bogus'"),
+    ({"events": []}, "events: an empty list"),
+    ({"until": {"event": "bogus"}}, "until.event: unknown event type 'bogus'"),
+])
+def test_bad_params_are_refused(values, message):
+    with pytest.raises(MptcpError) as error:
+        _monitor.normalize_params(params(**values))
+    assert message in str(error.value)
+
+
+def test_good_params():
+    assert _monitor.normalize_params(params(timeout=3, events=["closed", "created", "closed"], max_events=2)) == {
+        "timeout": 3.0, "until": None, "events": ["closed", "created"], "max_events": 2}
+
+
+# -- the listening loop ---------------------------------------------------------
+class FakeClock(object):
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class FakeSource(object):
+    """Hands out prepared batches; each read takes one second of the fake clock."""
+
+    def __init__(self, clock, batches, overrun_at=None):
+        self.clock, self.batches, self.overrun_at, self.reads = clock, list(batches), overrun_at, 0
+
+    def receive(self, timeout):
+        assert timeout > 0
+        self.reads += 1
+        step = min(1.0, timeout)
+        self.clock.now += step
+        if self.reads == self.overrun_at:
+            return [], True
+        return (self.batches.pop(0) if self.batches else []), False
+
+
+def lifecycle():
+    created = dict(_monitor.empty_event("created"), token="63c070d2", server_side=False)
+    established = dict(_monitor.empty_event("established"), token="63c070d2", server_side=False)
+    closed = dict(_monitor.empty_event("closed"), token="63c070d2")
+    return [[created, established], [], [sf()], [sf(type="sf_closed")], [closed]]
+
+
+def test_monitor_until_returns_the_match_at_once():
+    clock = FakeClock()
+    source = FakeSource(clock, lifecycle())
+    result = _monitor.monitor(source, 30, until=_monitor.normalize_condition({"event": "sf_established", "local_id": 2}),
+                              clock=clock)
+    assert result["stopped"] == "until" and result["matched"]["saddr"] == "192.0.2.3"
+    assert [event["type"] for event in result["events"]] == ["created", "established", "sf_established"]
+    assert result["elapsed"] == 3.0 and result["changed"] is False and source.reads == 3
+
+
+def test_monitor_without_until_listens_the_whole_window_and_filters():
+    clock = FakeClock()
+    result = _monitor.monitor(FakeSource(clock, lifecycle()), 8, events=["sf_established", "sf_closed"], clock=clock)
+    assert result["stopped"] == "timeout" and "matched" not in result and result["elapsed"] == 8.0
+    assert [event["type"] for event in result["events"]] == ["sf_established", "sf_closed"]
+
+
+def test_monitor_max_events():
+    clock = FakeClock()
+    result = _monitor.monitor(FakeSource(clock, lifecycle()), 30, max_events=1, clock=clock)
+    assert result["stopped"] == "max_events" and len(result["events"]) == 1 and result["elapsed"] == 1.0
+
+
+def test_monitor_until_that_never_comes_fails_with_the_events_seen():
+    clock = FakeClock()
+    until = _monitor.normalize_condition({"event": "sf_established", "saddr": "198.51.100.2"})
+    with pytest.raises(MptcpError) as error:
+        _monitor.monitor(FakeSource(clock, lifecycle()), 2.5, until=until, events=["established"], clock=clock)
+    text = str(error.value)
+    assert text.startswith("no MPTCP event matched until (event=sf_established saddr=198.51.100.2) "
+                           "before 2.5 seconds passed; events seen: ESTABLISHED token=63c070d2 server_side=0")
+    assert "(and 2 event(s) not kept because of events)" in text
+    assert error.value.details["matched"] is None and error.value.details["stopped"] == "timeout"
+    assert error.value.details["elapsed"] == 2.5 and len(error.value.details["events"]) == 1
+    assert "changed" not in error.value.details
+
+
+def test_monitor_until_with_max_events_first_fails():
+    clock = FakeClock()
+    with pytest.raises(MptcpError) as error:
+        _monitor.monitor(FakeSource(clock, lifecycle()), 30, until=_monitor.normalize_condition({"event": "closed"}),
+                         max_events=2, clock=clock)
+    assert "before max_events=2 events were kept" in str(error.value)
+
+
+def test_monitor_warns_about_an_overrun():
+    clock = FakeClock()
+    result = _monitor.monitor(FakeSource(clock, lifecycle(), overrun_at=2), 3, clock=clock)
+    assert "dropped MPTCP events" in result["warnings"][0]
