@@ -12,6 +12,10 @@ import os
 import subprocess
 import time
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The MPTCP sender/receiver the mptcp_verify role ships; tests and the demo use it too.
+TRANSFER_TOOL = os.path.join(ROOT, "roles", "mptcp_verify", "files", "mptcp_transfer.py")
+
 # (server interface, server address, client interface, client address), seed 34.3 / 34.4
 SEED_LINKS = (
     ("enp4s0", "192.0.2.1/24", "enp4s0f0", "192.0.2.2/24"),

@@ -17,6 +17,7 @@ import struct
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 
 NETSTAT_PATH = "/proc/net/netstat"
+NETDEV_PATH = "/proc/net/dev"
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -54,6 +55,23 @@ def counters(path=NETSTAT_PATH):
         if header.startswith("MPTcpExt:"):
             return dict(zip(header.split()[1:], (int(value) for value in values.split()[1:])))
     return {}
+
+
+def interface_bytes(path=NETDEV_PATH):
+    """{interface: {"rx_bytes": n, "tx_bytes": n}} of this network namespace,
+    to tell how much each link carried."""
+    try:
+        with open(path) as handle:
+            lines = handle.read().splitlines()[2:]  # two header lines
+    except (IOError, OSError) as exc:
+        raise MptcpError("cannot read %s: %s" % (path, exc))
+    result = {}
+    for line in lines:
+        name, _sep, numbers = line.partition(":")
+        fields = numbers.split()
+        if len(fields) >= 9:
+            result[name.strip()] = {"rx_bytes": int(fields[0]), "tx_bytes": int(fields[8])}
+    return result
 
 
 def parse_mptcp_info(data):

@@ -35,8 +35,8 @@ options:
       - Which parts to gather.
     type: list
     elements: str
-    choices: [sysctls, limits, endpoints, counters, connections]
-    default: [sysctls, limits, endpoints, counters, connections]
+    choices: [sysctls, limits, endpoints, counters, connections, interfaces]
+    default: [sysctls, limits, endpoints, counters, connections, interfaces]
 seealso:
   - module: mptcp.multipath.mptcp_endpoint
   - module: mptcp.multipath.mptcp_limits
@@ -88,6 +88,11 @@ counters:
   returned: when O(gather) has V(counters)
   type: dict
   sample: {MPCapableSYNRX: 1, MPJoinSynRx: 1, MPJoinAckRx: 1, AddAddr: 1}
+interfaces:
+  description: Bytes received and sent by each interface (C(/proc/net/dev)), to tell how much each link carried.
+  returned: when O(gather) has V(interfaces)
+  type: dict
+  sample: {enp4s0f0: {rx_bytes: 1048576, tx_bytes: 4526835}}
 connections:
   description:
     - The MPTCP sockets, listeners included, with the kernel's C(mptcp_info) for each.
@@ -152,6 +157,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
 from ansible_collections.mptcp.multipath.plugins.module_utils._diag import (
     connections,
     counters,
+    interface_bytes,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
@@ -163,7 +169,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import (
     read_runtime,
 )
 
-PARTS = ("sysctls", "limits", "endpoints", "counters", "connections")
+PARTS = ("sysctls", "limits", "endpoints", "counters", "connections", "interfaces")
 NETLINK_PARTS = ("limits", "endpoints")
 
 
@@ -189,6 +195,8 @@ class InfoModule(object):
             result["counters"] = counters()
         if "connections" in self.gather:
             result["connections"] = connections()
+        if "interfaces" in self.gather:
+            result["interfaces"] = interface_bytes()
         return result
 
 

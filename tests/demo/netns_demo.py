@@ -14,9 +14,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from netns_lab import NetnsPair  # noqa: E402
+from netns_lab import TRANSFER_TOOL, NetnsPair  # noqa: E402
 
-TRANSFER = os.path.join(os.path.dirname(HERE), "tools", "mptcp_transfer.py")
+TRANSFER = TRANSFER_TOOL
 ROOT = os.path.dirname(os.path.dirname(HERE))
 # The seed's 34.3 playbook, run against two namespaces that stand in for hosts.
 PLAYBOOK = os.path.join(ROOT, "playbooks", "temporary.yml")

@@ -42,9 +42,14 @@ def lab():
         yield pair
 
 
-def run_playbook(playbook, inventory, *extra_args):
+def run_playbook(playbook, inventory, *extra_args, expect_failure=False):
+    """ansible-playbook on a playbook of tests/integration/playbooks (or a path);
+    asserts it succeeded, or failed when ``expect_failure``."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"),
                "-i", inventory, os.path.join(HERE, "playbooks", playbook)] + list(extra_args)
     result = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, "%s failed:\n%s\n%s" % (playbook, result.stdout[-20000:], result.stderr[-5000:])
+    if expect_failure:
+        assert result.returncode != 0, "%s succeeded but should have failed:\n%s" % (playbook, result.stdout[-20000:])
+    else:
+        assert result.returncode == 0, "%s failed:\n%s\n%s" % (playbook, result.stdout[-20000:], result.stderr[-5000:])
     return result

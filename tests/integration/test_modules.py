@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 
-from conftest import TESTS, run_playbook
+from conftest import run_playbook
+from netns_lab import TRANSFER_TOOL
 
-TRANSFER = os.path.join(TESTS, "tools", "mptcp_transfer.py")
+TRANSFER = TRANSFER_TOOL
 
 
 def host_state():

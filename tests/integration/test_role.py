@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 from conftest import run_playbook
+from netns_lab import NetnsPair
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -57,6 +58,20 @@ def test_temporary_then_disable(lab, interpreter, tmp_path):
                                           "enabled": "0"}
     disable_again = run_playbook(playbook("disable.yml"), inventory)
     assert changed_counts(disable_again.stdout) == {"server": 0, "client": 0}
+
+
+def test_verify_role_proves_both_links_carry_the_transfer(interpreter, tmp_path):
+    with NetnsPair(prefix="mptcp-vf", links=2, rate="20mbit") as lab:
+        inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
+        run_playbook(playbook("temporary.yml"), inventory)
+        result = run_playbook(playbook("verify.yml"), inventory, "-e", "mptcp_verify_size=4M")
+        assert "MPTCP used every link" in result.stdout
+        assert "additional subflows: 1 (expected at least 1)" in " ".join(result.stdout.split())
+        # with announcements refused the same check must fail: it can tell
+        lab.exec(lab.client, ["ip", "mptcp", "limits", "set", "add_addr_accepted", "0"])
+        failed = run_playbook(playbook("verify.yml"), inventory, "-e", "mptcp_verify_size=1M", expect_failure=True)
+        assert "the transfer did not use MPTCP over every link" in failed.stdout
+        assert not os.path.exists("/var/tmp/mptcp-verify"), "the role left its work directory behind"
 
 
 def run_role(lab, interpreter, tmp_path, role_vars, check=True):

@@ -49,3 +49,16 @@ def test_parse_diag_message_decodes_addresses_ports_and_info():
     assert connection["remote_address"] == "192.0.2.1" and connection["remote_port"] == 12345
     assert connection["state"] == "established" and connection["family"] == "ipv4"
     assert connection["token"] == "deadbeef" and connection["fallback"] is True
+
+
+def test_interface_bytes_reads_rx_and_tx(tmp_path):
+    netdev = tmp_path / "dev"
+    netdev.write_text(
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+        "    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n"
+        "enp4s0f0: 4526835 3100 0 0 0 0 0 0 9876 120 0 0 0 0 0 0\n")
+    assert _diag.interface_bytes(str(netdev)) == {
+        "lo": {"rx_bytes": 100, "tx_bytes": 100},
+        "enp4s0f0": {"rx_bytes": 4526835, "tx_bytes": 9876},
+    }

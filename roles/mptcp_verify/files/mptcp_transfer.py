@@ -1,12 +1,17 @@
-"""A minimal MPTCP receiver and sender for tests and demos.
+"""One MPTCP transfer, measured: `receive` on the server, `send` on the client.
 
-Both ends open IPPROTO_MPTCP sockets, so the kernel's path manager can add
-subflows over every endpoint; with net.mptcp.enabled=0 the socket call fails.
+Both ends open IPPROTO_MPTCP sockets themselves (no LD_PRELOAD), so with
+net.mptcp.enabled=0 the socket call fails. Each end prints one JSON line
+(and writes it to --report) with the bytes moved, the time, the rate, the
+highest number of additional subflows the kernel reported for the
+connection (MPTCP_INFO), whether it fell back to plain TCP, and what changed
+on this host during the transfer: the MPTcpExt counters (MPJoin...) and
+the bytes each interface received and sent.
+Standard library only: it runs on the managed hosts.
 
-  mptcp_transfer.py receive --bind 192.0.2.1 --port 5201 [--ready-file F]
-  mptcp_transfer.py send --connect 192.0.2.1 --port 5201 --bytes 8M [--linger 1]
-
-Each prints one JSON line: bytes moved, seconds, and the rate."""
+  mptcp_transfer.py receive --bind 0.0.0.0 --port 5201 [--report FILE]
+  mptcp_transfer.py send --connect 192.0.2.1 --port 5201 --bytes 16M [--linger 1]
+"""
 
 import argparse
 import json
@@ -15,6 +20,9 @@ import sys
 import time
 
 IPPROTO_MPTCP = 262
+SOL_MPTCP = 284
+MPTCP_INFO = 1
+MPTCP_INFO_FLAG_FALLBACK = 0x1
 CHUNK = 64 * 1024
 
 
@@ -29,10 +37,72 @@ def mptcp_socket(address):
     return socket.socket(family, socket.SOCK_STREAM, IPPROTO_MPTCP)
 
 
-def report(role, total, started):
-    seconds = max(time.monotonic() - started, 1e-9)
-    print(json.dumps({"role": role, "bytes": total, "seconds": round(seconds, 3),
-                      "mbit_per_s": round(total * 8 / seconds / 1e6, 2)}), flush=True)
+def subflow_info(sock):
+    """(additional subflows, fell back to TCP) from struct mptcp_info."""
+    try:
+        info = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 64)
+    except OSError:
+        return 0, True  # a fallen-back socket has no MPTCP_INFO
+    flags = int.from_bytes(info[8:12], sys.byteorder) if len(info) >= 12 else 0
+    return info[0], bool(flags & MPTCP_INFO_FLAG_FALLBACK)
+
+
+def host_counters():
+    """MPTcpExt counters and per-interface bytes of this network namespace."""
+    with open("/proc/net/netstat") as netstat:
+        lines = netstat.read().splitlines()
+    mptcp = {}
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("MPTcpExt:"):
+            mptcp = dict(zip(names.split()[1:], (int(value) for value in values.split()[1:])))
+    interfaces = {}
+    with open("/proc/net/dev") as netdev:
+        for line in netdev.read().splitlines()[2:]:
+            name, fields = line.split(":", 1)[0].strip(), line.split(":", 1)[1].split()
+            interfaces[name] = {"rx_bytes": int(fields[0]), "tx_bytes": int(fields[8])}
+    return mptcp, interfaces
+
+
+class Meter(object):
+    """Counts bytes, keeps the most subflows seen and the host's counters."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.total = 0
+        self.subflows = 0
+        self.fallback = False
+        self.started = time.monotonic()
+        self.last_sample = 0.0
+        self.counters_before = host_counters()
+
+    def add(self, count):
+        self.total += count
+        now = time.monotonic()
+        if now - self.last_sample > 0.05:  # sampling every chunk would cost more than the transfer
+            self.sample()
+            self.last_sample = now
+
+    def sample(self):
+        subflows, fallback = subflow_info(self.sock)
+        self.subflows = max(self.subflows, subflows)
+        self.fallback = self.fallback or fallback
+
+    def report(self, role, path=None):
+        seconds = max(time.monotonic() - self.started, 1e-9)
+        (mptcp_before, interfaces_before), (mptcp_after, interfaces_after) = self.counters_before, host_counters()
+        counters = dict((name, value - mptcp_before.get(name, 0)) for name, value in mptcp_after.items()
+                        if value != mptcp_before.get(name, 0))
+        interfaces = dict((name, dict((key, value - interfaces_before.get(name, {}).get(key, 0))
+                                      for key, value in values.items()))
+                          for name, values in interfaces_after.items())
+        text = json.dumps({"role": role, "bytes": self.total, "seconds": round(seconds, 3),
+                           "mbit_per_s": round(self.total * 8 / seconds / 1e6, 2),
+                           "max_additional_subflows": self.subflows, "fallback": self.fallback,
+                           "counters": counters, "interfaces": interfaces})
+        if path:
+            with open(path, "w") as report:
+                report.write(text + "\n")
+        print(text, flush=True)
 
 
 def receive(args):
@@ -44,15 +114,16 @@ def receive(args):
     if args.ready_file:
         with open(args.ready_file, "w") as ready:
             ready.write("listening\n")
-    connection, _peer = listener.accept()
+    meter = Meter(None)  # counters from before the connection: joins may come right after accept
+    connection = listener.accept()[0]
     connection.settimeout(args.timeout)
-    total, started = 0, time.monotonic()
+    meter.sock, meter.started = connection, time.monotonic()
     while True:
         data = connection.recv(CHUNK)
         if not data:
             break
-        total += len(data)
-    report("receiver", total, started)
+        meter.add(len(data))
+    meter.report("receiver", args.report)
     connection.close()
     listener.close()
 
@@ -60,40 +131,51 @@ def receive(args):
 def send(args):
     connection = mptcp_socket(args.connect)
     connection.settimeout(args.timeout)
+    meter = Meter(connection)  # counters from before the connection: the joins follow right after it
     connection.connect((args.connect, args.port))
-    # Subflows join after the first data; a short pause lets them come up
+    meter.started = time.monotonic()
+    # Subflows join after the first data; a short pause lets them come up,
     # so that the transfer is spread over every path from the start.
     connection.sendall(b"\0")
+    meter.add(1)
     time.sleep(args.join_wait)
     block = b"\x5a" * CHUNK
-    remaining, started = args.bytes - 1, time.monotonic()
-    while remaining > 0:
-        remaining -= connection.send(block[:min(CHUNK, remaining)])
-    report("sender", args.bytes, started)
+    while meter.total < args.bytes:
+        meter.add(connection.send(block[:min(CHUNK, args.bytes - meter.total)]))
+    meter.sample()
     time.sleep(args.linger)  # keep the connection open for observers (ss, mptcp_info)
+    meter.started += args.linger  # the pause is not transfer time
+    connection.shutdown(socket.SHUT_WR)
+    connection.recv(1)  # returns when the receiver closes: everything was delivered
+    meter.report("sender", args.report)
     connection.close()
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    receiver = sub.add_parser("receive")
-    receiver.add_argument("--bind", required=True)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    receiver = verbs.add_parser("receive")
+    receiver.add_argument("--bind", default="0.0.0.0")
     receiver.add_argument("--port", type=int, default=5201)
-    receiver.add_argument("--ready-file")
-    receiver.add_argument("--timeout", type=float, default=60)
-    sender = sub.add_parser("send")
+    receiver.add_argument("--ready-file", help="written once the socket listens")
+    receiver.add_argument("--report", help="also write the JSON result to this file")
+    receiver.add_argument("--timeout", type=float, default=120)
+    sender = verbs.add_parser("send")
     sender.add_argument("--connect", required=True)
     sender.add_argument("--port", type=int, default=5201)
     sender.add_argument("--bytes", type=size, default=size("8M"))
     sender.add_argument("--join-wait", type=float, default=0.5)
     sender.add_argument("--linger", type=float, default=0)
-    sender.add_argument("--timeout", type=float, default=60)
+    sender.add_argument("--report", help="also write the JSON result to this file")
+    sender.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args(argv)
     try:
-        (receive if args.command == "receive" else send)(args)
+        if args.verb == "receive":
+            receive(args)
+        else:
+            send(args)
     except OSError as exc:
-        print(json.dumps({"role": args.command, "error": str(exc)}), flush=True)
+        print(json.dumps({"role": args.verb, "error": str(exc)}), flush=True)
         return 1
     return 0
 
