@@ -1,0 +1,75 @@
+"""Files that make a lab host out of the shared image: hostname, /etc/hosts
+and one NetworkManager keyfile profile per link (named after the link).
+
+Both backends write the same files: nspawn into the machine's overlay upper
+directory, qemu onto a small seed disk that the image copies on first boot.
+They are written once, at `up`: a reboot keeps whatever the host (or a role
+using nmcli) changed since.
+"""
+
+import uuid
+
+from .topology import host_links
+
+# A fixed namespace so a profile's UUID depends only on lab, host and link.
+UUID_NS = uuid.UUID("7d3c2f0e-4b8a-4c5e-9a51-6d7074637061")
+
+
+def nm_profile(lab, host, name, ifname=None, match_mac=None, addresses=(), mptcp_flags=None):
+    """A keyfile profile; addresses are topology ends (dicts with cidr/family)."""
+    lines = [
+        "[connection]",
+        f"id={name}",
+        f"uuid={uuid.uuid5(UUID_NS, f'{lab}/{host}/{name}')}",
+        "type=ethernet",
+        "autoconnect=true",
+    ]
+    if ifname:
+        lines.append(f"interface-name={ifname}")
+    if mptcp_flags is not None:
+        lines.append(f"mptcp-flags={mptcp_flags}")
+    lines += ["", "[ethernet]"]
+    if match_mac:
+        lines.append(f"mac-address={match_mac}")
+    for family, section in ((4, "ipv4"), (6, "ipv6")):
+        mine = [a["cidr"] for a in addresses if a["family"] == family]
+        lines += ["", f"[{section}]"]
+        if mine:
+            lines.append("method=manual")
+            lines += [f"address{i}={cidr}" for i, cidr in enumerate(mine, 1)]
+            # The links are point-to-point test paths: never a default route.
+            lines.append("never-default=true")
+        else:
+            lines.append("method=disabled")
+    return "\n".join(lines) + "\n"
+
+
+def host_files(lab, topo, host, extra_profiles=()):
+    """{absolute path: (content, mode)} for one host."""
+    files = {"/etc/hostname": (f"{host}\n", 0o644)}
+    hosts_lines = ["127.0.0.1 localhost", f"127.0.1.1 {host}"]
+    for other in topo["hosts"]:
+        if other == host:
+            continue
+        # A peer's name resolves to its address on the first link we share.
+        shared = [link_end[3] for link_end in host_links(topo, host) if link_end[2] == other]
+        if shared:
+            hosts_lines.append(f"{shared[0]['address']} {other}")
+    files["/etc/hosts"] = ("\n".join(hosts_lines) + "\n", 0o644)
+    for link, end, _peer, _peer_end in host_links(topo, host):
+        files[f"/etc/NetworkManager/system-connections/{link}.nmconnection"] = (
+            nm_profile(lab, host, link, ifname=end["ifname"], addresses=[end]), 0o600)
+    for name, content in extra_profiles:
+        files[f"/etc/NetworkManager/system-connections/{name}.nmconnection"] = (content, 0o600)
+    return files
+
+
+def write_tree(root, files):
+    """Write files under root (a directory standing for /)."""
+    for path, (content, mode) in files.items():
+        target = root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists() or target.is_symlink():
+            target.unlink()
+        target.write_text(content)
+        target.chmod(mode)

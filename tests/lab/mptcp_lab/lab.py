@@ -1,0 +1,320 @@
+"""A lab: hosts booted from the cached image, wired by a topology.
+
+Everything a lab starts is recorded in its state directory
+(STATE_ROOT/<lab name>/state.json): the PIDs of the processes it started,
+the mounts it made, link states and shaping. `down` stops exactly those
+PIDs and undoes exactly those mounts, so several labs can coexist.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from . import topology as topology_mod
+from .hostfiles import host_files
+from .image import Image
+from .nspawn import NspawnBackend
+from .qemu import QemuBackend
+from .util import log, run, wait_for
+
+STATE_ROOT = Path(os.environ.get("MPTCP_LAB_STATE", "/run/mptcp-lab"))
+BACKENDS = {"nspawn": NspawnBackend, "qemu": QemuBackend}
+
+
+class Lab:
+    def __init__(self, name, state_dir=None):
+        self.name = name
+        self.state_dir = Path(state_dir) if state_dir else STATE_ROOT / name
+        self.state_file = self.state_dir / "state.json"
+        self.state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        self._image = None
+
+    # -- state ---------------------------------------------------------------
+    @property
+    def exists(self):
+        return bool(self.state)
+
+    def save(self):
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state, indent=1))
+        tmp.rename(self.state_file)
+
+    @property
+    def topo(self):
+        return self.state["topology"]
+
+    @property
+    def image(self):
+        if self._image is None:
+            self._image = Image(self.state["image"])
+        return self._image
+
+    @property
+    def backend(self):
+        return BACKENDS[self.state["backend"]](self)
+
+    def runtime(self, host):
+        return self.state["hosts"][host]
+
+    def links_of(self, host):
+        for link, ends in self.topo["links"].items():
+            if host in ends:
+                yield link, ends[host]
+
+    def link_index(self, link):
+        return list(self.topo["links"]).index(link) + 1
+
+    def mac(self, host, nic_index):
+        """Locally administered, unique per lab, host and NIC."""
+        lab_byte = hashlib.sha256(self.name.encode()).digest()[0]
+        host_index = list(self.topo["hosts"]).index(host) + 1
+        return f"02:6d:{lab_byte:02x}:{host_index:02x}:{nic_index:02x}:01"
+
+    def timing(self, key, seconds):
+        self.state.setdefault("timings", {})[key] = round(seconds, 2)
+        log(f"{key}: {seconds:.1f} s")
+
+    # -- up / down -----------------------------------------------------------
+    def up(self, topology, backend="nspawn", image="debian12", inventory_copies=()):
+        if self.exists:
+            raise SystemExit(f"lab {self.name} is already up (state in {self.state_dir}); "
+                             "run `down` first")
+        topo = topology_mod.load(topology)
+        img = Image(image)
+        build_s = img.ensure()
+        self.state = {"name": self.name, "backend": backend, "image": image,
+                      "image_dir": str(img.dir), "topology": topo, "hosts": {},
+                      "links": {link: {"up": True, "rate": None} for link in topo["links"]},
+                      "inventory_copies": [str(Path(p).resolve()) for p in inventory_copies]}
+        self._image = img
+        self.save()
+        if build_s:
+            self.timing("image_build", build_s)
+        backend_impl = self.backend
+        started = time.monotonic()
+        try:
+            for host in topo["hosts"]:
+                backend_impl.prepare(host, host_files(self.name, topo, host))
+                self.save()  # record mounts/ports as soon as they exist
+            for host in topo["hosts"]:
+                self.state["hosts"][host] = backend_impl.start(host)
+                self.save()
+            for link in topo["links"]:
+                self.plug(link)
+            for host in topo["hosts"]:
+                backend_impl.wait_ready(host, self.runtime(host))
+            self.wait_addresses(topo["links"])
+        except BaseException:
+            self.save()
+            log("up failed; run `down` to clean up (state kept for it)")
+            raise
+        self.timing("boot", time.monotonic() - started)
+        self.save()
+        self.write_inventory()
+
+    def down(self):
+        if not self.exists:
+            log(f"lab {self.name} is not up")
+            return
+        backend_impl = self.backend
+        for host in list(self.state.get("hosts", {})):
+            backend_impl.stop(host, self.runtime(host))
+        for host in self.topo["hosts"]:
+            backend_impl.teardown(host)
+        for path in self.state.get("inventory_copies", []):
+            Path(path).unlink(missing_ok=True)
+        # Never recurse into a mount that is still there (it would delete
+        # through the overlay): refuse and leave the state for another try.
+        with open("/proc/mounts") as mounts:
+            left = [line.split()[1] for line in mounts
+                    if line.split()[1].startswith(str(self.state_dir) + "/")]
+        if left:
+            raise SystemExit(f"still mounted, state kept: {', '.join(left)}")
+        shutil.rmtree(self.state_dir)
+        self.state = {}
+        log(f"lab {self.name} is down")
+
+    # -- links ---------------------------------------------------------------
+    def _ends(self, link):
+        ends = []
+        for host, end in self.topo["links"][link].items():
+            ends.append((host, self.runtime(host), end, self.mac(host, self.link_index(link))))
+        return ends
+
+    def plug(self, link):
+        """Connect a link's two ends, then re-apply its recorded state."""
+        self.backend.plug(link, self._ends(link))
+        status = self.state["links"][link]
+        if status["rate"]:
+            self._apply_shape(link, status["rate"])
+        # A link recorded as down is taken down again once the hosts are
+        # ready (see reboot): NetworkManager sets it up while it boots.
+
+    def _set_link(self, link, updown):
+        backend_impl = self.backend
+        for host, runtime, end, _mac in self._ends(link):
+            argv = ["ip", "link", "set", "dev", end["ifname"], updown]
+            run(backend_impl.net_argv(host, runtime, argv))
+
+    def set_link(self, link, updown):
+        self._check_link(link)
+        self._set_link(link, updown)
+        self.state["links"][link]["up"] = updown == "up"
+        self.save()
+        if updown == "up":
+            # NetworkManager re-activates the profile once carrier is back.
+            self.wait_addresses({link: self.topo["links"][link]}, strict=False)
+
+    def _apply_shape(self, link, rate):
+        backend_impl = self.backend
+        for host, runtime, end, _mac in self._ends(link):
+            dev = end["ifname"]
+            if rate == "none":
+                argv = ["tc", "qdisc", "del", "dev", dev, "root"]
+            else:
+                # tbf (there is no netem here): burst of at least 10 ms at
+                # rate, and a queue of at most 100 ms.
+                bits = parse_rate(rate)
+                burst = max(bits // 8 // 100, 16 * 1024)
+                argv = ["tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", rate,
+                        "burst", str(burst), "latency", "100ms"]
+            run(backend_impl.net_argv(host, runtime, argv), check=rate != "none")
+
+    def shape(self, link, rate):
+        self._check_link(link)
+        self._apply_shape(link, rate)
+        self.state["links"][link]["rate"] = None if rate == "none" else rate
+        self.save()
+
+    def _check_link(self, link):
+        if link not in self.topo["links"]:
+            raise SystemExit(f"no link {link!r}; links: {', '.join(self.topo['links'])}")
+
+    def wait_addresses(self, links, strict=True, timeout=30):
+        """Wait until each end of links carries its topology address."""
+        backend_impl = self.backend
+        for link, ends in links.items():
+            for host, end in ends.items():
+                argv = backend_impl.net_argv(host, self.runtime(host),
+                                             ["ip", "-j", "addr", "show", "dev", end["ifname"]])
+
+                def has_address():
+                    out = run(argv, check=False, capture=True) or "[]"
+                    try:
+                        infos = json.loads(out)
+                    except json.JSONDecodeError:
+                        return False
+                    return any(a.get("local") == end["address"]
+                               for info in infos for a in info.get("addr_info", []))
+
+                try:
+                    wait_for(has_address, timeout, f"{end['address']} on {host}:{end['ifname']}")
+                except TimeoutError:
+                    if strict:
+                        raise
+                    log(f"warning: {host}:{end['ifname']} has no {end['address']} "
+                        f"(its profile may have been changed)")
+
+    # -- reboot --------------------------------------------------------------
+    def reboot(self, host):
+        if host not in self.topo["hosts"]:
+            raise SystemExit(f"no host {host!r}")
+        backend_impl = self.backend
+        started = time.monotonic()
+        self.state["hosts"][host] = backend_impl.reboot(host, self.runtime(host))
+        self.save()
+        # A dead netns took its veth ends (and so the whole pairs) with it.
+        for link, _end in self.links_of(host):
+            if self.state["backend"] == "nspawn":
+                self.plug(link)
+        backend_impl.wait_ready(host, self.runtime(host))
+        up_links = {link: self.topo["links"][link] for link, _end in self.links_of(host)
+                    if self.state["links"][link]["up"]}
+        self.wait_addresses(up_links, strict=False)
+        for link, _end in self.links_of(host):
+            if not self.state["links"][link]["up"]:
+                self._set_link(link, "down")
+        self.timing(f"reboot_{host}", time.monotonic() - started)
+        self.save()
+        self.write_inventory()
+
+    # -- inventory -----------------------------------------------------------
+    def inventory(self):
+        backend_impl = self.backend
+        hosts = {}
+        groups = {}
+        for host, spec in self.topo["hosts"].items():
+            interfaces = {}
+            for link, end in self.links_of(host):
+                (peer,) = [h for h in self.topo["links"][link] if h != host]
+                peer_end = self.topo["links"][link][peer]
+                interfaces[link] = {"ifname": end["ifname"], "address": end["address"],
+                                    "prefix": end["prefix"], "cidr": end["cidr"],
+                                    "peer": peer, "peer_address": peer_end["address"],
+                                    "mac": self.mac(host, self.link_index(link))}
+            hostvars = backend_impl.host_inventory(host, self.runtime(host))
+            hostvars.update({"mptcp_lab_interfaces": interfaces,
+                             "mptcp_lab_groups": spec["groups"],
+                             # the collection's playbooks describe a host by its links
+                             "mptcp_links": [{"interface": interfaces[link]["ifname"],
+                                              "address": interfaces[link]["address"]}
+                                             for link in sorted(interfaces)]})
+            hosts[host] = hostvars
+            for group in spec["groups"]:
+                groups.setdefault(group, {"hosts": {}})["hosts"][host] = None
+        return {"all": {
+            "vars": {"ansible_python_interpreter": "/usr/bin/python3",
+                     # the lab's connections are root already (and the image has no sudo)
+                     "ansible_become": False,
+                     "mptcp_lab_name": self.name,
+                     "mptcp_lab_backend": self.state["backend"],
+                     "mptcp_lab_links": self.topo["links"]},
+            "hosts": hosts,
+            "children": groups,
+        }}
+
+    @property
+    def inventory_path(self):
+        return self.state_dir / "inventory.yml"
+
+    def write_inventory(self):
+        text = ("# Written by tests/lab (mptcp-lab); rewritten on every reboot.\n"
+                + yaml.safe_dump(self.inventory(), sort_keys=False))
+        for path in [self.inventory_path, *map(Path, self.state.get("inventory_copies", []))]:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            tmp.write_text(text)
+            tmp.rename(path)
+
+    # -- status --------------------------------------------------------------
+    def status(self):
+        lines = [f"lab {self.name}: backend {self.state['backend']}, image {self.state['image_dir']}",
+                 f"state {self.state_dir}, inventory {self.inventory_path}"]
+        for host, runtime in self.state["hosts"].items():
+            pids = ", ".join(f"{k}={v}" for k, v in runtime.items() if k.endswith("_pid"))
+            alive = all(Path(f"/proc/{v}").exists() for k, v in runtime.items()
+                        if k.endswith("_pid"))
+            lines.append(f"  host {host}: {'running' if alive else 'DEAD'} ({pids})")
+        for link, ends in self.topo["links"].items():
+            st = self.state["links"][link]
+            desc = " <-> ".join(f"{h} {e['ifname']} {e['cidr']}" for h, e in ends.items())
+            lines.append(f"  link {link}: {'up' if st['up'] else 'DOWN'}"
+                         f"{', rate ' + st['rate'] if st['rate'] else ''}: {desc}")
+        for key, value in self.state.get("timings", {}).items():
+            lines.append(f"  timing {key}: {value} s")
+        return "\n".join(lines)
+
+
+def parse_rate(rate):
+    """'10mbit' -> 10_000_000 (bits per second), as tc understands rates."""
+    units = {"kbit": 10**3, "mbit": 10**6, "gbit": 10**9, "bit": 1}
+    for suffix, factor in units.items():
+        if rate.lower().endswith(suffix):
+            return int(float(rate[: -len(suffix)]) * factor)
+    raise SystemExit(f"rate {rate!r}: use e.g. 10mbit, 500kbit, 1gbit or none")
