@@ -3,7 +3,8 @@
 # the collection made visible to Ansible under .build/collections.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps apt venv collection demo test lint sanity units integration clean
+.PHONY: help deps apt venv collection demo demo-netns test lint sanity units integration \
+	lab-image molecule molecule-vms clean
 
 ROOT := $(CURDIR)
 PYTHON := /usr/bin/python3
@@ -20,12 +21,16 @@ export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := false
 export PATH := $(BIN):$(PATH)
 
 # Host tools: python3-venv for the virtualenv; python3-pyroute2 is Debian 12's
-# pyroute2 0.7, which the integration tests run the modules against as well.
-APT_PACKAGES := python3 python3-venv python3-pyroute2 iproute2 rsync git ca-certificates
+# pyroute2 0.7, which the integration tests run the modules against as well;
+# the lab (tests/lab) builds its image with debootstrap and boots hosts with
+# systemd-nspawn or qemu.
+APT_PACKAGES := python3 python3-venv python3-pyroute2 iproute2 rsync git ca-certificates \
+	debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs openssh-client
+LAB := $(BIN)/python tests/lab/mptcp-lab
 
 help:
 	@echo "make demo   configure MPTCP on a local lab and show a transfer using several subflows"
-	@echo "make test   lint, sanity, unit and integration tests (as root)"
+	@echo "make test   lint, sanity, unit, integration and molecule tests (as root)"
 
 apt:
 	@missing=""; for package in $(APT_PACKAGES); do \
@@ -51,8 +56,16 @@ collection:
 
 deps: apt venv collection
 
-demo: deps
+demo: deps lab-image
+	$(BIN)/python tests/demo/lab_demo.py
+
+# The same seed 34.3 story on two network namespaces: no image, seconds.
+demo-netns: deps
 	$(BIN)/python tests/demo/netns_demo.py
+
+# Built once and cached under /var/cache/mptcp-lab, keyed by its recipe.
+lab-image: deps
+	$(LAB) build-image
 
 lint: deps
 	$(BIN)/ansible-lint --offline --profile production
@@ -77,7 +90,17 @@ units: deps
 integration: deps
 	$(BIN)/pytest -q tests/integration
 
-test: lint sanity units integration
+# Real hosts: systemd-nspawn machines (default, three_links, apps) and qemu VMs.
+molecule: deps lab-image
+	cd $(ROOT) && for scenario in default three_links apps; do \
+	  $(BIN)/molecule test -s $$scenario || exit 1; \
+	done
+
+molecule-vms: deps lab-image
+	$(LAB) build-image --vm
+	cd $(ROOT) && $(BIN)/molecule test -s vms
+
+test: lint sanity units integration molecule molecule-vms
 
 clean:
 	rm -rf $(BUILD) tests/output $(SANITY_ROOT)
