@@ -16,8 +16,8 @@ description:
     NetworkManager then makes the profile's addresses MPTCP endpoints whenever the profile is active,
     across reboots.
   - The profile is chosen by O(name), O(uuid) or O(interface).
-  - Flags are checked before anything is changed: known names only, V(laminar) only with
-    NetworkManager 1.56 or newer, no V(signal) with V(fullmesh), V(disabled) alone.
+  - Flags are checked before anything is changed. Only known names are accepted, V(laminar) only with
+    NetworkManager 1.56 or newer, never V(signal) with V(fullmesh), and V(disabled) only alone.
     NetworkManager 1.40 or newer must be installed and running.
   - NetworkManager never sets C(net.mptcp.enabled) nor the limits; use M(mptcp.multipath.mptcp_sysctl) and
     M(mptcp.multipath.mptcp_limits), or the M(mptcp.multipath.mptcp) role, which does all of it.

@@ -13,9 +13,9 @@ version_added: 0.1.0
 description:
   - Validates limits and endpoints against this host (its interfaces, kernel and NetworkManager) and fails,
     naming the bad value, on anything that cannot work, so that a play can stop before its first change.
-  - Warns about settings that are valid but silently do nothing: more subflow endpoints than the subflows
-    limit, peers that announce addresses this host will not accept (C(add_addr_accepted)), endpoints of mixed
-    address families, and NetworkManager interfaces without a default route and without
+  - Warns about settings that are valid but silently do nothing. These are more subflow endpoints than the
+    subflows limit, peers that announce addresses this host will not accept (C(add_addr_accepted)),
+    endpoints of mixed address families, and NetworkManager interfaces without a default route and without
     C(also-without-default-route).
   - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(runtime).
   - The M(mptcp.multipath.mptcp) role runs it first. It changes nothing and needs no pyroute2.
