@@ -24,7 +24,7 @@ export PATH := $(BIN):$(PATH)
 # pyroute2 0.7, which the integration tests run the modules against as well;
 # the lab (tests/lab) builds its image with debootstrap and boots hosts with
 # systemd-nspawn or qemu.
-APT_PACKAGES := python3 python3-venv python3-pyroute2 iproute2 rsync git ca-certificates \
+APT_PACKAGES := python3 python3-venv python3-pyroute2 iproute2 procps rsync git ca-certificates \
 	debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs openssh-client
 LAB := $(BIN)/python tests/lab/mptcp-lab
 
