@@ -24,17 +24,20 @@ CHANGEABLE_FLAGS = frozenset(("backup", "fullmesh"))
 LAMINAR_MIN_KERNEL = (6, 18)
 
 
-def encode_flags(names):
+def encode_flags(names, table=None):
+    """The bits of flag names; ``table`` maps names to bits (the kernel's by default)."""
+    table = table or FLAG_BITS
     bits = 0
     for name in names:
-        bits |= FLAG_BITS[name]
+        bits |= table[name]
     return bits
 
 
-def decode_flags(bits):
-    """Names of the known bits, in a stable order; unknown bits as hex."""
-    names = [name for name, bit in FLAG_BITS.items() if bits & bit]
-    unknown = bits & ~sum(FLAG_BITS.values())
+def decode_flags(bits, table=None):
+    """Names of the known bits, in the table's order; unknown bits as hex."""
+    table = table or FLAG_BITS
+    names = [name for name, bit in table.items() if bits & bit]
+    unknown = bits & ~sum(table.values())
     if unknown:
         names.append("0x%x" % unknown)
     return names

@@ -11,6 +11,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import decode_flags, encode_flags
 
 MIN_VERSION = (1, 40)        # connection.mptcp-flags appeared in NetworkManager 1.40
 LAMINAR_MIN_VERSION = (1, 56)
@@ -67,18 +68,11 @@ def parse_version(text):
 
 
 def encode_nm_flags(names):
-    bits = 0
-    for name in names:
-        bits |= NM_FLAG_BITS[name]
-    return bits
+    return encode_flags(names, NM_FLAG_BITS)
 
 
 def decode_nm_flags(bits):
-    names = [name for name, bit in NM_FLAG_BITS.items() if bits & bit]
-    unknown = bits & ~sum(NM_FLAG_BITS.values())
-    if unknown:
-        names.append("0x%x" % unknown)
-    return names
+    return decode_flags(bits, NM_FLAG_BITS)
 
 
 def parse_nm_flags(text):

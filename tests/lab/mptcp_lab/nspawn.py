@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .hostfiles import write_tree
-from .util import log, run, wait_for
+from .util import log, pid_alive, run, wait_for
 
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -39,15 +39,6 @@ def _children(pid):
         return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except FileNotFoundError:
         return []
-
-
-def _alive(pid):
-    try:
-        # A zombie still answers kill(0): look at its state too.
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 class NspawnBackend:
@@ -103,7 +94,7 @@ class NspawnBackend:
         return {"nspawn_pid": proc.pid, "leader_pid": leader, "started": time.time()}
 
     def _leader(self, nspawn_pid):
-        if not _alive(nspawn_pid):
+        if not pid_alive(nspawn_pid):
             raise RuntimeError("systemd-nspawn exited early; see console.log")
         own_netns = os.readlink("/proc/self/ns/net")
         for child in _children(nspawn_pid):
@@ -119,7 +110,7 @@ class NspawnBackend:
         leader = runtime["leader_pid"]
 
         def booted():
-            if not _alive(runtime["nspawn_pid"]):
+            if not pid_alive(runtime["nspawn_pid"]):
                 raise RuntimeError(f"{host}: systemd-nspawn exited during boot")
             state = run(enter_argv(leader, ["systemctl", "is-system-running"]),
                         check=False, capture=True).strip()
@@ -131,18 +122,18 @@ class NspawnBackend:
     def stop(self, host, runtime, timeout=30):
         """Power the machine off (SIGRTMIN+3 to its systemd via nspawn)."""
         pid = runtime.get("nspawn_pid")
-        if pid and _alive(pid) and self._is_ours(pid, host):
+        if pid and pid_alive(pid) and self._is_ours(pid, host):
             os.kill(pid, signal.SIGTERM)  # nspawn forwards --kill-signal to init
             try:
-                wait_for(lambda: not _alive(pid), timeout, f"{host} to power off")
+                wait_for(lambda: not pid_alive(pid), timeout, f"{host} to power off")
             except TimeoutError:
                 log(f"{host}: did not power off in {timeout} s, killing nspawn {pid}")
                 # Killing the container's PID 1 ends its whole PID namespace.
                 leader = runtime.get("leader_pid")
-                if leader and _alive(leader):
+                if leader and pid_alive(leader):
                     os.kill(leader, signal.SIGKILL)
                 os.killpg(pid, signal.SIGKILL)
-                wait_for(lambda: not _alive(pid), 10, f"{host} nspawn to die")
+                wait_for(lambda: not pid_alive(pid), 10, f"{host} nspawn to die")
         self._reap(pid)
 
     def _is_ours(self, pid, host):
@@ -167,7 +158,7 @@ class NspawnBackend:
         """systemctl reboot inside; nspawn exits (status 133) and we start it again."""
         pid = runtime["nspawn_pid"]
         run(enter_argv(runtime["leader_pid"], ["systemctl", "reboot"]), check=False)
-        wait_for(lambda: not _alive(pid), timeout, f"{host} to shut down")
+        wait_for(lambda: not pid_alive(pid), timeout, f"{host} to shut down")
         self._reap(pid)
         return self.start(host)
 

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from .hostfiles import nm_profile, write_tree
-from .util import log, run, wait_for
+from .util import log, pid_alive, run, wait_for
 
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
@@ -36,14 +36,6 @@ def free_port(kind=socket.SOCK_STREAM):
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _alive(pid):
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
 
 
 class QemuBackend:
@@ -159,7 +151,7 @@ class QemuBackend:
     def wait_ready(self, host, runtime, timeout=300):
         """Ready = ssh answers (in a new boot), systemd booted, NM started."""
         def ssh_up():
-            if not _alive(runtime["qemu_pid"]):
+            if not pid_alive(runtime["qemu_pid"]):
                 raise RuntimeError(f"{host}: qemu exited; see {self.host_dir(host)}/console.log")
             boot_id = self._boot_id(host)
             return boot_id if boot_id and boot_id != runtime.get("boot_id") else None
@@ -171,16 +163,16 @@ class QemuBackend:
 
     def stop(self, host, runtime, timeout=60):
         pid = runtime.get("qemu_pid")
-        if not (pid and _alive(pid) and self._is_ours(pid, host)):
+        if not (pid and pid_alive(pid) and self._is_ours(pid, host)):
             return
         # A clean poweroff first (keeps the overlay consistent), then SIGTERM.
         self._ssh_quietly(host, ["systemctl", "poweroff"])
         try:
-            wait_for(lambda: not _alive(pid), timeout, f"{host} to power off", interval=0.5)
+            wait_for(lambda: not pid_alive(pid), timeout, f"{host} to power off", interval=0.5)
         except TimeoutError:
             log(f"{host}: no clean poweroff in {timeout} s, terminating qemu {pid}")
             os.kill(pid, signal.SIGTERM)
-            wait_for(lambda: not _alive(pid), 20, f"qemu {pid} to exit")
+            wait_for(lambda: not pid_alive(pid), 20, f"qemu {pid} to exit")
 
     def _is_ours(self, pid, host):
         try:
