@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .PHONY: help deps apt venv collection demo demo-netns test lint sanity units integration \
-	lab-image molecule molecule-vms clean
+	lab-image molecule molecule-vms bench clean
 
 ROOT := $(CURDIR)
 PYTHON := /usr/bin/python3
@@ -101,6 +101,10 @@ molecule-vms: deps lab-image
 	cd $(ROOT) && $(BIN)/molecule test -s vms
 
 test: lint sanity units integration molecule molecule-vms
+
+# Figures, not pass/fail: one MPTCP connection over one and two shaped links.
+bench: deps
+	$(BIN)/python tests/benchmarks/throughput.py
 
 clean:
 	rm -rf $(BUILD) tests/output $(SANITY_ROOT)

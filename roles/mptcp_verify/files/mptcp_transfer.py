@@ -139,6 +139,7 @@ def send(args):
     connection.sendall(b"\0")
     meter.add(1)
     time.sleep(args.join_wait)
+    meter.started += args.join_wait  # the pause is not transfer time
     block = b"\x5a" * CHUNK
     while meter.total < args.bytes:
         meter.add(connection.send(block[:min(CHUNK, args.bytes - meter.total)]))
