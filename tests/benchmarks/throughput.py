@@ -66,7 +66,7 @@ def main():
             lab.exec(lab.server, ["ip", "mptcp", "endpoint", "flush"])
             if paths == 2:
                 lab.exec(lab.server, ["ip", "mptcp", "endpoint", "add", "198.51.100.1", "dev", "enp1s0", "signal"])
-            results = [transfer(lab, args.size, workdir) for _ in range(args.runs)]
+            results = [transfer(lab, args.size, workdir) for _run in range(args.runs)]
             rates = [result["mbit_per_s"] for result in results]
             median = statistics.median(rates)
             print("%-10s median %6.2f Mbit/s = %5.1f%% of %g Mbit/s (runs: %s; additional subflows: %s)" % (
