@@ -25,7 +25,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags im
 )
 
 try:
-    from pyroute2 import MPTCP
+    from pyroute2 import IPRoute, MPTCP
     from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
     from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.generic.mptcp import mptcp_msg
@@ -70,6 +70,16 @@ def _kernel_call(what):
 def interface_names():
     """{ifindex: name} of this network namespace."""
     return dict(socket.if_nameindex())
+
+
+def local_addresses():
+    """Every address configured on an interface of this network namespace."""
+    ipr = IPRoute()
+    try:
+        return set(str(ipaddress.ip_address(message.get_attr("IFA_ADDRESS"))) for message in ipr.get_addr()
+                   if message.get_attr("IFA_ADDRESS"))
+    finally:
+        ipr.close()
 
 
 def _address_attrs(address):

@@ -74,7 +74,9 @@ def advice(endpoints, backend, limits, peer_signal_count, default_route_interfac
         warnings.append("%d subflow endpoints but a subflows limit of %d: each connection opens at most %d "
                         "additional subflows" % (len(subflow_endpoints), subflows, subflows))
     accepted = limits.get("add_addr_accepted")
-    if accepted is not None and peer_signal_count > accepted:
+    # One announced address may be the one the connection already uses, so
+    # only a limit below the others is sure to leave announcements unused.
+    if accepted is not None and peer_signal_count and (accepted == 0 or accepted < peer_signal_count - 1):
         warnings.append("the peers announce %d address(es) (signal endpoints) but add_addr_accepted is %d: "
                         "this host will not open subflows to %s" % (
                             peer_signal_count, accepted, "them" if accepted == 0 else "all of them"))

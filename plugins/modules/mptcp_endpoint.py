@@ -18,6 +18,7 @@ description:
   - Bad input (malformed, unspecified, loopback, link-local or multicast addresses, unknown flags or
     interfaces, impossible flag combinations, ids outside 1..255, more than 8 endpoints) is refused
     before anything is changed.
+  - An address that no interface has is accepted, as the kernel does, with a warning.
   - Endpoints made at runtime do not survive a reboot; use NetworkManager profiles
     (M(mptcp.multipath.mptcp_nm_profile)) or the M(mptcp.multipath.mptcp) role for permanent ones.
 author:
@@ -210,6 +211,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     PYROUTE2_IMPORT_ERROR,
     MptcpNetlink,
     interface_names,
+    local_addresses,
 )
 
 ENDPOINT_KEYS = ("address", "dev", "id", "port", "flags")
@@ -242,9 +244,20 @@ class EndpointModule(object):
                 kernel.add_endpoint(endpoint["address"], endpoint_id=endpoint["id"], port=endpoint["port"],
                                     flags=endpoint["flags"], ifindex=endpoint["ifindex"])
 
+    def warn_about_foreign_addresses(self, specs):
+        """The kernel accepts an endpoint for an address no interface has, but
+        no subflow can use it until the address exists: say so."""
+        local = local_addresses()
+        for spec in specs:
+            if spec["address"] not in local:
+                self.module.warn("address %s is not configured on any interface here: the endpoint is made, "
+                                 "but no subflow can use it until the address exists" % spec["address"])
+
     def run(self):
         enter_namespace(self.params["namespace"])
         specs = self.wanted()
+        if self.params["state"] == "present":
+            self.warn_about_foreign_addresses(specs)
         with MptcpNetlink() as kernel:
             before = kernel.endpoints()
             if self.params["state"] == "present":

@@ -60,6 +60,19 @@ def test_temporary_then_disable(lab, interpreter, tmp_path):
     assert changed_counts(disable_again.stdout) == {"server": 0, "client": 0}
 
 
+def test_warning_when_the_client_refuses_the_servers_announcement(lab, interpreter, tmp_path):
+    """Each host of the play learns what the others announce before it checks its plan."""
+    inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
+    result = run_playbook(playbook("temporary.yml"), inventory, "--check",
+                          "-e", '{"mptcp_limits": {"add_addr_accepted": 0}}')
+    output = " ".join((result.stdout + result.stderr).split())
+    assert "the peers announce 1 address(es) (signal endpoints) but add_addr_accepted is 0" in output
+    # the server, which gets no announcement, is not warned; the seed's own values warn nobody
+    assert output.count("the peers announce") == 1
+    sound = run_playbook(playbook("temporary.yml"), inventory, "--check")
+    assert "the peers announce" not in sound.stdout + sound.stderr
+
+
 def test_verify_role_proves_both_links_carry_the_transfer(interpreter, tmp_path):
     with NetnsPair(prefix="mptcp-vf", links=2, rate="20mbit") as lab:
         inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)

@@ -84,3 +84,15 @@ def test_normalize_endpoints_per_backend():
         {"interface": "enp4s0f1", "flags": ["subflow"]}, {"profile": "wifi", "flags": ["backup"]}]
     assert normalize_endpoints(endpoints[:1], "runtime", ["signal"]) == [
         {"address": "198.51.100.2", "dev": "enp4s0f1", "flags": ["signal"]}]
+
+
+@pytest.mark.parametrize("peers, accepted, warned", [
+    (0, 0, False),   # nobody announces anything
+    (1, 0, True),    # the one announcement is refused
+    (2, 1, False),   # one of the two may be the address already in use
+    (3, 1, True),    # at least one announcement is surely refused
+    (3, 2, False),
+])
+def test_advice_on_announcements_allows_for_the_address_in_use(peers, accepted, warned):
+    warnings = advice([], "runtime", {"add_addr_accepted": accepted}, peers, set())
+    assert any("add_addr_accepted is %d" % accepted in warning for warning in warnings) == warned
