@@ -84,7 +84,8 @@ def test_verify_role_proves_both_links_carry_the_transfer(interpreter, tmp_path)
         lab.exec(lab.client, ["ip", "mptcp", "limits", "set", "add_addr_accepted", "0"])
         failed = run_playbook(playbook("verify.yml"), inventory, "-e", "mptcp_verify_size=1M", expect_failure=True)
         assert "the transfer did not use MPTCP over every link" in failed.stdout
-        assert not os.path.exists("/var/tmp/mptcp-verify"), "the role left its work directory behind"
+        for host in ("server", "client"):
+            assert not os.path.exists("/var/tmp/mptcp-verify-" + host), "the role left its work directory behind"
 
 
 def run_role(lab, interpreter, tmp_path, role_vars, check=True):
