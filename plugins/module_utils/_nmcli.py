@@ -8,10 +8,16 @@ names and bits (libnm's NMMptcpFlags)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
+import json
 import re
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import decode_flags, encode_flags
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
+    FLAG_BITS,
+    decode_flags,
+    encode_flags,
+)
 
 MIN_VERSION = (1, 40)        # connection.mptcp-flags appeared in NetworkManager 1.40
 LAMINAR_MIN_VERSION = (1, 56)
@@ -27,6 +33,11 @@ NM_FLAG_BITS = {
     "laminar": 0x100,
 }
 NM_FLAGS = tuple(NM_FLAG_BITS)
+# The NetworkManager flags that become kernel endpoint flags of the same name (nm-l3cfg.c).
+NM_ENDPOINT_FLAGS = ("signal", "subflow", "backup", "fullmesh", "laminar")
+# The kernel keeps at most this many endpoints per namespace (MPTCP_PM_ADDR_MAX).
+MAX_ENDPOINTS = 8
+ULA_NETWORK = ipaddress.ip_network(u"fc00::/7")
 
 # Every nmcli call the collection makes: name -> argv after "nmcli", with
 # {placeholders} filled per call. -t/-g give machine-readable output.
@@ -106,6 +117,92 @@ def nm_flag_problems(names, version):
         problems.append("flag laminar needs NetworkManager %d.%d or newer (this host has %s)"
                         % (LAMINAR_MIN_VERSION + (".".join(map(str, version)),)))
     return problems
+
+
+def nm_device_endpoints(bits, mptcp_enabled, default_route_families, addresses):
+    """The endpoints NetworkManager makes for an active device whose profile
+    has the flag ``bits``, as {address: [kernel flag names]} (the rules of
+    NetworkManager's nm-device.c and nm-l3cfg.c).
+
+    ``mptcp_enabled``: net.mptcp.enabled is 1; ``default_route_families``:
+    the IP versions (4, 6) for which the device holds a default route;
+    ``addresses``: the addresses NetworkManager configured on the device.
+    Returns None for 0x0: NetworkManager's global default decides then,
+    which is not known here."""
+    if not bits:
+        return None
+    if bits & NM_FLAG_BITS["disabled"]:
+        return {}
+    if bits & NM_FLAG_BITS["signal"] and bits & NM_FLAG_BITS["fullmesh"]:
+        bits &= ~NM_FLAG_BITS["fullmesh"]  # NetworkManager drops fullmesh beside signal
+    if not mptcp_enabled and not bits & NM_FLAG_BITS["also-without-sysctl"]:
+        return {}
+    flags = [name for name in NM_ENDPOINT_FLAGS if bits & NM_FLAG_BITS[name]]
+    wanted = {}
+    for address in addresses:
+        ip = ipaddress.ip_address(u"%s" % address)
+        if ip.is_loopback or ip.is_link_local or (ip.version == 6 and ip in ULA_NETWORK):
+            continue
+        if not bits & NM_FLAG_BITS["also-without-default-route"] and ip.version not in default_route_families:
+            continue
+        wanted[str(ip)] = flags
+    return wanted
+
+
+def parse_ip_json(text, what):
+    try:
+        return json.loads(text or "[]")
+    except ValueError:
+        raise MptcpError("cannot read the output of %s: %r" % (what, (text or "")[:200]))
+
+
+def nm_addresses(ip_addr_json):
+    """The addresses of `ip -j addr show dev DEV` that NetworkManager put
+    there and would make endpoints of: it adds every address with
+    noprefixroute; tentative, failed and temporary (privacy) IPv6 addresses
+    never become endpoints."""
+    result = []
+    for link in parse_ip_json(ip_addr_json, "ip -j addr show"):
+        for info in link.get("addr_info", []):
+            if not info.get("noprefixroute") or not info.get("local"):
+                continue
+            if info.get("family") == "inet6" and any(info.get(flag) for flag in ("tentative", "dadfailed", "temporary")):
+                continue
+            result.append(info["local"])
+    return result
+
+
+def parse_ip_endpoints(ip_endpoint_json):
+    """`ip -j mptcp endpoint show` as [{id, address, port, dev, flags}]; iproute2
+    prints each known flag as a boolean and the other bits as rawflags."""
+    endpoints = []
+    for entry in parse_ip_json(ip_endpoint_json, "ip -j mptcp endpoint show"):
+        bits = sum(bit for name, bit in FLAG_BITS.items() if entry.get(name) is True)
+        if entry.get("rawflags"):
+            bits |= int(str(entry["rawflags"]), 16)
+        endpoints.append({"id": entry.get("id"), "address": str(ipaddress.ip_address(u"%s" % entry["address"])),
+                          "port": entry.get("port") or 0, "dev": entry.get("dev"),
+                          "flags": decode_flags(bits)})
+    return endpoints
+
+
+def missing_nm_endpoints(wanted, endpoints, device):
+    """The addresses of ``wanted`` (see nm_device_endpoints) that have no
+    endpoint on ``device`` with exactly the wanted flags: a device reapply
+    makes NetworkManager add them again."""
+    missing = []
+    for address, flags in sorted(wanted.items()):
+        if not any(endpoint["address"] == address and not endpoint["port"] and endpoint["dev"] == device
+                   and set(endpoint["flags"]) == set(flags) for endpoint in endpoints):
+            missing.append(address)
+    return missing
+
+
+def describe_endpoint(endpoint):
+    """One endpoint as one line, as `ip mptcp endpoint show` prints it (without the id,
+    which the kernel picks anew at every add)."""
+    return " ".join([endpoint["address"]] + (["port %d" % endpoint["port"]] if endpoint["port"] else [])
+                    + list(endpoint["flags"]) + (["dev %s" % endpoint["dev"]] if endpoint["dev"] else []))
 
 
 class Nmcli(object):

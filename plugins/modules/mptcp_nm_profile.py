@@ -19,6 +19,13 @@ description:
   - Flags are checked before anything is changed. Only known names are accepted, V(laminar) only with
     NetworkManager 1.56 or newer, never V(signal) with V(fullmesh), and V(disabled) only alone.
     NetworkManager 1.40 or newer must be installed and running.
+  - With O(apply), the kernel endpoints are checked too. NetworkManager makes them only at activation
+    and reapply, so endpoints removed behind its back (C(ip mptcp endpoint flush)), or never made because
+    C(net.mptcp.enabled) was 0 when the profile came up, stay missing. When the profile's flags are set
+    (not V([])) and the active device lacks an endpoint NetworkManager makes for one of its addresses
+    (by NetworkManager's own rules: the sysctl, a default route unless V(also-without-default-route), no
+    link-local or ULA addresses), the device is reapplied and the task reports a change, with the
+    endpoints before and after in the diff. This check needs C(ip) (iproute2) and is skipped without it.
   - NetworkManager never sets C(net.mptcp.enabled) nor the limits; use M(mptcp.multipath.mptcp_sysctl) and
     M(mptcp.multipath.mptcp_limits), or the M(mptcp.multipath.mptcp) role, which does all of it.
 author:
@@ -29,7 +36,7 @@ attributes:
     description: Reports the change it would make.
   diff_mode:
     support: full
-    description: Returns the profile's flags before and after.
+    description: Returns the profile's flags, and the endpoints of its active device, before and after.
 options:
   name:
     description:
@@ -59,6 +66,8 @@ options:
       - When the flags change and the profile is active, apply them now with C(nmcli device reapply),
         so that the endpoints change without waiting for the next activation. Inactive profiles are never
         brought up.
+      - Also reapply an active profile whose flags are right but whose device lacks endpoints that
+        NetworkManager makes for it. V(false) changes only the profile.
     type: bool
     default: true
 requirements:
@@ -126,24 +135,52 @@ applied:
   returned: always
   type: bool
   sample: true
+endpoints:
+  description:
+    - The kernel endpoints of the profile's active device after the task (and those of the addresses
+      NetworkManager makes endpoints of), as C(ip mptcp endpoint show) prints them, without the id.
+    - Null when the profile is not active, O(apply=false) or C(ip) is missing.
+  returned: always
+  type: list
+  elements: str
+  sample: [192.0.2.1 signal subflow dev enp4s0f1]
+missing_endpoints:
+  description: Addresses that lacked the endpoint NetworkManager makes for them before the task.
+  returned: always
+  type: list
+  elements: str
+  sample: [192.0.2.1]
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, run_module
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
+    MAX_ENDPOINTS,
     MIN_VERSION,
     NM_FLAGS,
     Nmcli,
     decode_nm_flags,
+    describe_endpoint,
     effective_nm_flags,
     encode_nm_flags,
+    missing_nm_endpoints,
+    nm_addresses,
+    nm_device_endpoints,
     nm_flag_problems,
+    parse_ip_endpoints,
+    parse_ip_json,
     parse_nm_flags,
 )
 
 FLAGS_FIELD = "connection.mptcp-flags"
 INTERFACE_FIELD = "connection.interface-name"
+MPTCP_ENABLED_PATH = "/proc/sys/net/mptcp/enabled"
+# How long to wait for NetworkManager to make the endpoints after a reapply
+# (it does so from its main loop, shortly after the call returns).
+ENDPOINT_WAIT_SECONDS = 10
 
 
 def choose_profile(profiles, name=None, uuid=None, interface=None, interface_names=None):
@@ -174,6 +211,7 @@ class NmProfileModule(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
+        self.ip = module.get_bin_path("ip")
 
     def select(self, nmcli):
         profiles = nmcli.profiles()
@@ -184,6 +222,47 @@ class NmProfileModule(object):
                                    for profile in profiles)
         return choose_profile(profiles, self.params["name"], self.params["uuid"], self.params["interface"],
                               interface_names)
+
+    def ip_json(self, argv):
+        rc, stdout, stderr = self.module.run_command([self.ip] + argv, environ_update={"LC_ALL": "C", "LANG": "C"})
+        if rc != 0:
+            raise MptcpError("ip %s failed (rc=%d): %s" % (" ".join(argv), rc, (stderr or stdout).strip()))
+        return stdout
+
+    def device_state(self, device):
+        """What NetworkManager's endpoint rules look at, and the endpoints there are."""
+        try:
+            with open(MPTCP_ENABLED_PATH) as handle:
+                mptcp_enabled = handle.read().strip() == "1"
+        except (IOError, OSError):
+            mptcp_enabled = False
+        families = [version for version, option in ((4, "-4"), (6, "-6"))
+                    if parse_ip_json(self.ip_json(["-j", option, "route", "show", "default", "dev", device,
+                                                   "table", "main"]), "ip -j route show default")]
+        addresses = nm_addresses(self.ip_json(["-j", "addr", "show", "dev", device]))
+        endpoints = parse_ip_endpoints(self.ip_json(["-j", "mptcp", "endpoint", "show"]))
+        return mptcp_enabled, families, addresses, endpoints
+
+    def wanted_endpoints(self, bits, device):
+        """(endpoints NetworkManager makes for the device, all endpoints now)."""
+        mptcp_enabled, families, addresses, endpoints = self.device_state(device)
+        return nm_device_endpoints(bits, mptcp_enabled, families, addresses), endpoints
+
+    @staticmethod
+    def device_view(endpoints, device, wanted):
+        """The endpoints shown in the diff: the device's and those of its wanted addresses."""
+        return [describe_endpoint(endpoint) for endpoint in endpoints
+                if endpoint["dev"] == device or endpoint["address"] in (wanted or {})]
+
+    def predicted_view(self, endpoints, device, wanted):
+        """device_view after a reapply, for check mode: NetworkManager replaces the
+        device's endpoints (those without a port) by the ones it wants."""
+        if wanted is None:
+            return self.device_view(endpoints, device, wanted)
+        kept = [endpoint for endpoint in endpoints if endpoint["address"] not in wanted
+                and (endpoint["dev"] != device or endpoint["port"])]
+        made = [{"address": address, "port": 0, "flags": flags, "dev": device} for address, flags in sorted(wanted.items())]
+        return self.device_view(kept + made, device, wanted)
 
     def run(self):
         wanted_names = [flag for flag in NM_FLAGS if flag in self.params["flags"]]
@@ -200,25 +279,74 @@ class NmProfileModule(object):
 
         before_bits = parse_nm_flags(nmcli.fields(profile["uuid"], [FLAGS_FIELD]).get(FLAGS_FIELD))
         wanted_bits = encode_nm_flags(wanted_names)
-        changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
+        flags_changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
+        device = profile["device"] if profile["active"] else None
+        check_endpoints = bool(self.params["apply"] and device and self.ip)
+
+        missing, endpoints_before, endpoints_after = [], None, None
+        if check_endpoints:
+            try:
+                wanted, endpoints = self.wanted_endpoints(before_bits, device)
+            except MptcpError as exc:
+                # an iproute2 without `ip mptcp` (or no MPTCP in the kernel): the profile alone is managed
+                self.module.warn("not checking the endpoints of %s: %s" % (device, exc))
+                check_endpoints = False
+        if check_endpoints:
+            endpoints_before = self.device_view(endpoints, device, wanted)
+            endpoints_after = endpoints_before
+            if wanted and not flags_changed:
+                missing = missing_nm_endpoints(wanted, endpoints, device)
+                if missing and len(endpoints) + len(missing) > MAX_ENDPOINTS:
+                    self.module.warn("%s lacks the endpoints NetworkManager makes for %s, but the kernel already "
+                                     "has %d of its at most %d endpoints; not reapplying"
+                                     % (device, ", ".join(missing), len(endpoints), MAX_ENDPOINTS))
+                    missing = []
+            if self.module.check_mode and (missing or flags_changed):
+                endpoints_after = self.predicted_view(
+                    endpoints, device, self.wanted_endpoints(wanted_bits, device)[0] if flags_changed else wanted)
+
+        changed = flags_changed or bool(missing)
         applied = False
-        after_bits = wanted_bits if changed else before_bits
+        after_bits = wanted_bits if flags_changed else before_bits
         if changed and not self.module.check_mode:
-            nmcli.set_mptcp_flags(profile["uuid"], wanted_names)
-            if self.params["apply"] and profile["active"] and profile["device"]:
-                nmcli.reapply(profile["device"])
+            if flags_changed:
+                nmcli.set_mptcp_flags(profile["uuid"], wanted_names)
+            if self.params["apply"] and device:
+                nmcli.reapply(device)
                 applied = True
             after_bits = parse_nm_flags(nmcli.fields(profile["uuid"], [FLAGS_FIELD]).get(FLAGS_FIELD))
+            if applied and check_endpoints:
+                endpoints_after = self.endpoints_after_reapply(after_bits, device)
 
         before, after = decode_nm_flags(before_bits), decode_nm_flags(after_bits)
+        diff = {"before": {FLAGS_FIELD: before}, "after": {FLAGS_FIELD: after}}
+        if check_endpoints:
+            diff["before"]["endpoints"] = endpoints_before
+            diff["after"]["endpoints"] = endpoints_after
         return {
             "changed": changed,
             "profile": profile,
             "flags": after,
             "previous_flags": before,
             "applied": applied,
-            "diff": {"before": {FLAGS_FIELD: before}, "after": {FLAGS_FIELD: after}},
+            "endpoints": endpoints_after,
+            "missing_endpoints": missing,
+            "diff": diff,
         }
+
+    def endpoints_after_reapply(self, bits, device):
+        """The device's endpoints once NetworkManager has made the ones it makes (or a warning)."""
+        deadline = time.time() + ENDPOINT_WAIT_SECONDS
+        while True:
+            wanted, endpoints = self.wanted_endpoints(bits, device)
+            missing = missing_nm_endpoints(wanted or {}, endpoints, device)
+            if not missing or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        if missing:
+            self.module.warn("NetworkManager made no endpoint for %s on %s within %d s of the reapply"
+                             % (", ".join(missing), device, ENDPOINT_WAIT_SECONDS))
+        return self.device_view(endpoints, device, wanted)
 
 
 def main():
