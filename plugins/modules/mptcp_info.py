@@ -35,8 +35,8 @@ options:
       - Which parts to gather.
     type: list
     elements: str
-    choices: [sysctls, limits, endpoints, counters, connections, interfaces]
-    default: [sysctls, limits, endpoints, counters, connections, interfaces]
+    choices: [sysctls, limits, endpoints, counters, connections, interfaces, addresses]
+    default: [sysctls, limits, endpoints, counters, connections, interfaces, addresses]
 seealso:
   - module: mptcp.multipath.mptcp_endpoint
   - module: mptcp.multipath.mptcp_limits
@@ -93,6 +93,17 @@ interfaces:
   returned: when O(gather) has V(interfaces)
   type: dict
   sample: {enp4s0f0: {rx_bytes: 1048576, tx_bytes: 4526835}}
+addresses:
+  description:
+    - Every IPv4 and IPv6 address of every interface (from C(ip -j address show)).
+    - C(endpoint_candidate) tells whether the address can be an endpoint the way NetworkManager picks
+      them. Loopback, link-local, IPv6 unique-local (C(fc00::/7)) and temporary (privacy) addresses cannot.
+  returned: when O(gather) has V(addresses)
+  type: list
+  elements: dict
+  sample:
+    - {interface: enp4s0f0, address: 192.0.2.2, prefix: 24, family: ipv4, scope: global, temporary: false,
+       endpoint_candidate: true}
 connections:
   description:
     - The MPTCP sockets, listeners included, with the kernel's C(mptcp_info) for each.
@@ -159,6 +170,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._diag import (
     counters,
     interface_bytes,
 )
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import addresses
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
     PYROUTE2_IMPORT_ERROR,
@@ -169,7 +181,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import (
     read_runtime,
 )
 
-PARTS = ("sysctls", "limits", "endpoints", "counters", "connections", "interfaces")
+PARTS = ("sysctls", "limits", "endpoints", "counters", "connections", "interfaces", "addresses")
 NETLINK_PARTS = ("limits", "endpoints")
 
 
@@ -197,6 +209,8 @@ class InfoModule(object):
             result["connections"] = connections()
         if "interfaces" in self.gather:
             result["interfaces"] = interface_bytes()
+        if "addresses" in self.gather:
+            result["addresses"] = addresses(self.module.run_command, self.module.get_bin_path("ip", required=True))
         return result
 
 

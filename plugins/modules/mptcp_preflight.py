@@ -18,6 +18,9 @@ description:
     endpoints of mixed address families, and NetworkManager interfaces without a default route and without
     C(also-without-default-route).
   - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(runtime).
+    Fails when O(backend=networkmanager) is asked for and NetworkManager does not run, since no profile
+    could then be changed.
+  - Reports whether pyroute2 and iproute2 are there (RV(requirements)).
   - The M(mptcp.multipath.mptcp) role runs it first. It changes nothing and needs no pyroute2.
 author:
   - mptcp.multipath developers (@mptcp-multipath)
@@ -116,15 +119,30 @@ networkmanager_running:
   returned: always
   type: bool
   sample: true
+requirements:
+  description:
+    - What the other modules need on this host and whether it is there, so that a play can install only
+      what is missing, and in check mode tell what it would install instead of failing.
+  returned: always
+  type: dict
+  contains:
+    pyroute2:
+      description: Whether pyroute2 can be imported by the Python that runs the modules.
+      type: bool
+    iproute2:
+      description: Whether the C(ip) command exists.
+      type: bool
+  sample: {pyroute2: true, iproute2: true}
 """
 
-import json
 import re
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import enter_namespace, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
+from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import HAS_PYROUTE2
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
     advice,
@@ -152,14 +170,6 @@ class PreflightModule(object):
     def networkmanager_running(self):
         return (self.command(["nmcli", "-t", "-f", "RUNNING", "general", "status"]) or "").strip() == "running"
 
-    def default_route_interfaces(self):
-        interfaces = set()
-        for family in ("-4", "-6"):
-            for route in json.loads(self.command(["ip", "-j", family, "route", "show", "default"]) or "[]"):
-                if route.get("dev"):
-                    interfaces.add(route["dev"])
-        return interfaces
-
     def kernel_limits(self):
         text = self.command(["ip", "mptcp", "limits", "show"]) or ""
         return dict((name, int(value)) for name, value in re.findall(r"(subflows|add_addr_accepted) (\d+)", text))
@@ -174,17 +184,30 @@ class PreflightModule(object):
         check_endpoints(endpoints, backend, set(name for _index, name in socket.if_nameindex()), kernel_version())
         limits = dict(self.kernel_limits(), **dict((key, value) for key, value in self.params["limits"].items()
                                                    if value is not None))
+        if backend == "networkmanager" and not nm_running:
+            # Fatal here, not at the first profile task: by then the sysctl
+            # file, the limits and their unit would already have been changed.
+            raise MptcpError(
+                "mptcp_endpoints_backend is networkmanager but NetworkManager is not running on this host: "
+                "start it (systemctl start NetworkManager), or choose mptcp_endpoints_backend=runtime")
         warnings = []
         if self.params["state"] == "enabled":
-            warnings = advice(endpoints, backend, limits, self.params["peer_signal_count"],
-                              self.default_route_interfaces() if backend == "networkmanager" else set())
-            if backend == "networkmanager" and not nm_running:
-                warnings.append("NetworkManager is not running here: its profiles cannot make endpoints")
+            default_routes = set()
+            if backend == "networkmanager":
+                default_routes = default_route_interfaces(self.module.run_command, self.ip_binary())
+            warnings = advice(endpoints, backend, limits, self.params["peer_signal_count"], default_routes)
         for warning in warnings:
             self.module.warn(warning)
         return {"changed": False, "backend": backend, "advice": warnings, "limits": limits,
                 "endpoints": normalize_endpoints(endpoints, backend, self.params["default_flags"]),
-                "networkmanager_running": nm_running}
+                "networkmanager_running": nm_running,
+                "requirements": {"pyroute2": HAS_PYROUTE2, "iproute2": bool(self.module.get_bin_path("ip"))}}
+
+    def ip_binary(self):
+        binary = self.module.get_bin_path("ip")
+        if not binary:
+            raise MptcpError("the ip command (iproute2) is not installed on this host")
+        return binary
 
 
 def main():
