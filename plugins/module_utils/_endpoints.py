@@ -22,73 +22,99 @@ MAX_ENDPOINTS = 8
 MIN_ID, MAX_ID = 1, 255
 
 
-def parse_address(value):
-    """A normalized address string, or an error naming the bad value."""
+def _key(where, key, labels=None):
+    """How a message names a field: ``endpoints[2].address``, or ``address``."""
+    key = (labels or {}).get(key, key)
+    return "%s.%s" % (where, key) if where else key
+
+
+def parse_address(value, name="address"):
+    """A normalized address string, or an error naming ``name`` and the bad value."""
+    text = str(value).strip()
+    if "%" in text:
+        # ipaddress takes "fe80::1%eth0" since Python 3.9 and the kernel would
+        # get the zone too; an endpoint is bound to an interface by dev instead.
+        raise MptcpError("%s %r has a zone index (%%...): an MPTCP endpoint needs a plain address; "
+                         "bind it to an interface with the interface (dev) key instead" % (name, value))
     try:
-        ip = ipaddress.ip_address(str(value).strip())
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        raise MptcpError("address %r is not a valid IPv4 or IPv6 address" % (value,))
+        raise MptcpError("%s %r is not a valid IPv4 or IPv6 address" % (name, value))
     for test, kind in (("is_unspecified", "the unspecified address"), ("is_loopback", "a loopback address"),
                        ("is_link_local", "a link-local address"), ("is_multicast", "a multicast address")):
         if getattr(ip, test):
-            raise MptcpError("address %s is %s; an MPTCP endpoint needs a routable unicast address" % (ip, kind))
+            raise MptcpError("%s %s is %s; an MPTCP endpoint needs a routable unicast address" % (name, ip, kind))
     if ip.version == 4 and ip == ipaddress.IPv4Address("255.255.255.255"):
-        raise MptcpError("address %s is the broadcast address; an MPTCP endpoint needs a unicast address" % ip)
+        raise MptcpError("%s %s is the broadcast address; an MPTCP endpoint needs a unicast address" % (name, ip))
     return str(ip)
 
 
-def normalize_spec(raw, interfaces, kernel=None, need_address=True):
+def normalize_spec(raw, interfaces, kernel=None, need_address=True, where=None, labels=None, extra_flags=()):
     """Check one endpoint as the user wrote it and return it in canonical form.
 
-    ``interfaces`` maps interface names to indexes in the target namespace."""
+    This is the one endpoint normalizer: mptcp_endpoint and, for either
+    backend, mptcp_preflight use it. ``interfaces`` maps interface names to
+    indexes in the target namespace. Messages name the fields as
+    ``<where>.<key>``, with ``labels`` mapping a key to the caller's word for
+    it (the role says ``interface`` for ``dev``). ``extra_flags`` are accepted
+    beside the kernel's (NetworkManager's own flags) and left out of
+    ``spec["flags"]``."""
     spec = {"address": None, "id": None, "port": 0, "flags": [], "dev": None, "ifindex": 0}
     if raw.get("address") is not None:
-        spec["address"] = parse_address(raw["address"])
+        spec["address"] = parse_address(raw["address"], _key(where, "address", labels))
     elif need_address:
+        if where:
+            raise MptcpError("%s needs an address" % where)
         raise MptcpError("an endpoint needs an address: %r" % (raw,))
 
     endpoint_id = raw.get("id")
     if endpoint_id is not None:
-        if not MIN_ID <= endpoint_id <= MAX_ID:
-            raise MptcpError("endpoint id %s is out of range: ids go from %d to %d"
-                             % (endpoint_id, MIN_ID, MAX_ID))
+        if isinstance(endpoint_id, bool) or not isinstance(endpoint_id, int) or not MIN_ID <= endpoint_id <= MAX_ID:
+            raise MptcpError("%s %s is out of range: ids go from %d to %d"
+                             % (_key(where, "id", labels) if where else "endpoint id", endpoint_id, MIN_ID, MAX_ID))
         spec["id"] = endpoint_id
 
     port = raw.get("port")
     if port:
-        if not 1 <= port <= 65535:
-            raise MptcpError("port %s is out of range 1..65535" % port)
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise MptcpError("%s %s is out of range 1..65535" % (_key(where, "port", labels), port))
         spec["port"] = port
 
     dev = raw.get("dev")
+    if dev is not None and not str(dev).strip() and where:
+        raise MptcpError("%s is empty: name an interface or leave the key out" % _key(where, "dev", labels))
     if dev:
         if dev not in interfaces:
-            raise MptcpError("interface %r does not exist here; interfaces: %s"
-                             % (dev, ", ".join(sorted(interfaces))), interfaces=sorted(interfaces))
+            raise MptcpError("%s %r does not exist here; interfaces: %s"
+                             % (_key(where, "dev", labels) if where else "interface", dev,
+                                ", ".join(sorted(interfaces))), interfaces=sorted(interfaces))
         spec["dev"], spec["ifindex"] = dev, interfaces[dev]
 
     flags = list(raw.get("flags") or [])
-    unknown = [flag for flag in flags if flag not in USER_FLAGS]
+    known = USER_FLAGS + tuple(extra_flags)
+    unknown = [flag for flag in flags if flag not in known]
     if unknown:
-        raise MptcpError("unknown endpoint flag(s) %s; known flags: %s"
-                         % (", ".join(map(str, unknown)), ", ".join(USER_FLAGS)))
+        raise MptcpError("%sunknown endpoint flag(s) %s; known flags: %s"
+                         % (_key(where, "flags", labels) + ": " if where else "", ", ".join(map(str, unknown)),
+                            ", ".join(known)))
     spec["flags"] = [flag for flag in USER_FLAGS if flag in flags]
     problems = flag_problems(spec["flags"], port=spec["port"], kernel=kernel)
     if problems:
-        raise MptcpError("endpoint %s: %s" % (spec["address"] or spec["id"], "; ".join(problems)))
+        raise MptcpError("%s: %s" % (where or "endpoint %s" % (spec["address"] or spec["id"]), "; ".join(problems)))
     return spec
 
 
-def check_unique(specs):
-    """No address or explicit id may be wanted twice."""
+def check_unique(specs, name=None):
+    """No address or explicit id may be wanted twice (``name``: the list's name in messages)."""
+    where = (name + ": ") if name else ""
     seen_addresses, seen_ids = set(), set()
     for spec in specs:
         if spec["address"] in seen_addresses:
-            raise MptcpError("address %s is listed more than once" % spec["address"])
+            raise MptcpError("%saddress %s is listed more than once" % (where, spec["address"]))
         seen_addresses.add(spec["address"])
         if spec["id"] is not None:
             if spec["id"] in seen_ids:
-                raise MptcpError("endpoint id %s is listed more than once" % spec["id"])
+                raise MptcpError("%sendpoint id %s is listed more than once" % (where, spec["id"]))
             seen_ids.add(spec["id"])
 
 

@@ -8,24 +8,30 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import os
+import re
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import USER_FLAGS, flag_problems
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import MAX_ENDPOINTS, parse_address
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
+    MAX_ENDPOINTS,
+    check_unique,
+    normalize_spec,
+)
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import check_limits as _check_limits
 
-LIMIT_NAMES = ("subflows", "add_addr_accepted")
-LIMIT_MAX = 8
 NM_ONLY_FLAGS = ("also-without-default-route", "also-without-sysctl")
+# Every flag an endpoint of the role may list (the argument specs offer these).
+ENDPOINT_FLAGS = USER_FLAGS + NM_ONLY_FLAGS
+# The role calls a kernel endpoint's dev its interface.
+ROLE_LABELS = {"dev": "interface"}
+# A systemd service name as a file in /etc/systemd/system: no path, no template.
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9:_.\-]+(@[A-Za-z0-9:_.\-]+)?\.service$")
 
 
-def check_limits(limits):
-    for name in LIMIT_NAMES:
-        value = (limits or {}).get(name)
-        if value is not None and not 0 <= value <= LIMIT_MAX:
-            raise MptcpError("limit %s=%s is out of range: MPTCP limits go from 0 to %d" % (name, value, LIMIT_MAX))
-    unknown = sorted(set(limits or {}) - set(LIMIT_NAMES))
-    if unknown:
-        raise MptcpError("unknown limit(s) %s; known: %s" % (", ".join(unknown), ", ".join(LIMIT_NAMES)))
+def check_limits(limits, name="limits"):
+    """The limits that are set, or an error naming ``name.key`` and the value."""
+    return _check_limits(limits, name)
 
 
 def resolve_backend(backend, namespace, nm_running):
@@ -36,33 +42,121 @@ def resolve_backend(backend, namespace, nm_running):
     return backend
 
 
-def check_endpoints(endpoints, backend, interfaces, kernel):
-    """Errors for endpoints that cannot be made with this backend."""
-    if len(endpoints) > MAX_ENDPOINTS and backend == "runtime":
-        raise MptcpError("%d endpoints listed; the kernel allows at most %d" % (len(endpoints), MAX_ENDPOINTS))
+def _flag_list(flags):
+    """Flags as a list; a string is a comma-separated list, as Ansible reads it."""
+    if flags is None:
+        return None
+    if isinstance(flags, str):
+        return [flag.strip() for flag in flags.split(",") if flag.strip()]
+    return list(flags)
+
+
+def check_default_flags(default_flags, backend, kernel=None, name="default_flags"):
+    """Flags that endpoints without their own get, checked on their own so
+    that a message can name where a bad flag came from."""
+    flags = _flag_list(default_flags) or []
+    known = ENDPOINT_FLAGS if backend == "networkmanager" else USER_FLAGS
+    unknown = [flag for flag in flags if flag not in known]
+    if unknown:
+        raise MptcpError("%s: flag(s) %s not possible with the %s backend; possible: %s"
+                         % (name, ", ".join(map(str, unknown)), backend, ", ".join(known)))
+    problems = flag_problems([flag for flag in flags if flag in USER_FLAGS], kernel=kernel)
+    if problems:
+        raise MptcpError("%s: %s" % (name, "; ".join(problems)))
+    return flags
+
+
+def check_endpoints(endpoints, backend, interfaces, kernel, name="endpoints", profiles=None):
+    """Check the endpoints for either backend with the one endpoint normalizer
+    (``_endpoints.normalize_spec``) and return them with their addresses
+    normalized. ``interfaces`` maps (or lists) the interface names of the
+    namespace; ``profiles`` lists NetworkManager's profile names (None: not known)."""
+    networkmanager = backend == "networkmanager"
+    if not networkmanager and len(endpoints) > MAX_ENDPOINTS:
+        raise MptcpError("%s lists %d endpoints; the kernel allows at most %d"
+                         % (name, len(endpoints), MAX_ENDPOINTS))
+    if not isinstance(interfaces, dict):
+        interfaces = dict((interface, 0) for interface in interfaces)
+    checked, specs, targets = [], [], set()
     for index, endpoint in enumerate(endpoints):
-        label = endpoint.get("address") or endpoint.get("interface") or endpoint.get("profile") or "#%d" % (index + 1)
-        flags = list(endpoint.get("flags") or [])
-        known = USER_FLAGS + (NM_ONLY_FLAGS if backend == "networkmanager" else ())
-        unknown = [flag for flag in flags if flag not in known]
-        if unknown:
-            raise MptcpError("endpoint %s: flag(s) %s not possible with the %s backend; possible: %s"
-                             % (label, ", ".join(unknown), backend, ", ".join(known)))
-        kernel_flags = [flag for flag in flags if flag in USER_FLAGS]
-        port = endpoint.get("port") if backend == "runtime" else None
-        problems = flag_problems(kernel_flags, port=port, kernel=kernel)
-        if problems:
-            raise MptcpError("endpoint %s: %s" % (label, "; ".join(problems)))
-        interface = endpoint.get("interface")
-        if interface and interface not in interfaces:
-            raise MptcpError("endpoint %s: interface %r does not exist here; interfaces: %s"
-                             % (label, interface, ", ".join(sorted(interfaces))))
-        if backend == "runtime":
-            if not endpoint.get("address"):
-                raise MptcpError("endpoint %s: runtime endpoints need an address" % label)
-            parse_address(endpoint["address"])
-        elif not (interface or endpoint.get("profile")):
-            raise MptcpError("endpoint %s: networkmanager endpoints need an interface or a profile" % label)
+        where = "%s[%d]" % (name, index)
+        flags = _flag_list(endpoint.get("flags")) or []
+        if not networkmanager:
+            nm_only = [flag for flag in flags if flag in NM_ONLY_FLAGS]
+            if nm_only:
+                raise MptcpError("%s.flags: %s not possible with the %s backend (NetworkManager only)"
+                                 % (where, ", ".join(nm_only), backend))
+            if endpoint.get("address") is None:
+                raise MptcpError("%s: runtime endpoints need an address" % where)
+        raw = {"address": endpoint.get("address"), "dev": endpoint.get("interface"), "flags": flags}
+        if not networkmanager:
+            # id and port only exist for kernel endpoints; NetworkManager ignores them
+            raw.update(id=endpoint.get("id"), port=endpoint.get("port"))
+        spec = normalize_spec(raw, interfaces, kernel=kernel, need_address=not networkmanager, where=where,
+                              labels=ROLE_LABELS, extra_flags=NM_ONLY_FLAGS if networkmanager else ())
+        if networkmanager:
+            targets.add(_check_nm_target(endpoint, where, profiles, targets))
+        specs.append(spec)
+        item = dict(endpoint)
+        if spec["address"]:
+            item["address"] = spec["address"]
+        checked.append(item)
+    if not networkmanager:
+        check_unique(specs, name)
+    return checked
+
+
+def _check_nm_target(endpoint, where, profiles, seen):
+    """The profile (by interface or name) a networkmanager endpoint changes."""
+    interface, profile = endpoint.get("interface"), endpoint.get("profile")
+    if profile is not None and not str(profile).strip():
+        raise MptcpError("%s.profile is empty: name a NetworkManager profile or leave the key out" % where)
+    if interface and profile:
+        raise MptcpError("%s names interface %s and profile %s: give one of them" % (where, interface, profile))
+    if not (interface or profile):
+        raise MptcpError("%s: networkmanager endpoints need an interface or a profile" % where)
+    if profile and profiles is not None and profile not in profiles:
+        raise MptcpError("%s.profile %r: NetworkManager has no such profile; profiles: %s"
+                         % (where, profile, ", ".join(sorted(profiles)) or "none"))
+    target = ("interface", interface) if interface else ("profile", profile)
+    if target in seen:
+        raise MptcpError("%s: %s %s is listed more than once" % (where.rsplit("[", 1)[0], target[0], target[1]))
+    return target
+
+
+def check_interfaces(names, interfaces, name="interfaces"):
+    """Interface names that must exist here (e.g. the ones to keep MPTCP off)."""
+    for index, interface in enumerate(names or []):
+        if not str(interface).strip():
+            raise MptcpError("%s[%d] is empty: name an interface" % (name, index))
+        if interface not in interfaces:
+            raise MptcpError("%s[%d]: interface %r does not exist here; interfaces: %s"
+                             % (name, index, interface, ", ".join(sorted(interfaces))))
+
+
+def check_sysctl_file(path, name="sysctl_file", isdir=os.path.isdir):
+    """A sysctl.d file that systemd-sysctl reads at boot, in a directory that exists."""
+    if not path or not os.path.isabs(path):
+        raise MptcpError("%s %r must be an absolute path" % (name, path))
+    if not path.endswith(".conf"):
+        raise MptcpError("%s %r must end in .conf: systemd-sysctl reads no other files at boot" % (name, path))
+    if not isdir(os.path.dirname(path)):
+        raise MptcpError("%s %r: directory %s does not exist" % (name, path, os.path.dirname(path)))
+
+
+def check_service_name(unit, name="unit"):
+    """A unit file name under /etc/systemd/system: a .service, no path."""
+    if not SERVICE_NAME.match(str(unit or "")):
+        raise MptcpError("%s %r is not a systemd service name (like set_mptcp_limit.service, no directory)"
+                         % (name, unit))
+
+
+def _family(address):
+    """4 or 6, None for what is not an address (advice never fails)."""
+    try:
+        return ipaddress.ip_address(str(address).strip()).version
+    except ValueError:
+        return None
 
 
 def advice(endpoints, backend, limits, peer_signal_count, default_route_interfaces):
@@ -80,8 +174,7 @@ def advice(endpoints, backend, limits, peer_signal_count, default_route_interfac
         warnings.append("the peers announce %d address(es) (signal endpoints) but add_addr_accepted is %d: "
                         "this host will not open subflows to %s" % (
                             peer_signal_count, accepted, "them" if accepted == 0 else "all of them"))
-    families = set(ipaddress.ip_address(endpoint["address"]).version
-                   for endpoint in endpoints if endpoint.get("address"))
+    families = set(_family(endpoint["address"]) for endpoint in endpoints if endpoint.get("address")) - set([None])
     if len(families) > 1:
         warnings.append("endpoints mix IPv4 and IPv6: a connection only uses endpoints of its own family")
     if backend == "networkmanager":
@@ -100,8 +193,8 @@ def normalize_endpoints(endpoints, backend, default_flags):
     profile, flags); flags default to ``default_flags``."""
     result = []
     for endpoint in endpoints:
-        flags = endpoint.get("flags")
-        flags = list(default_flags if flags is None else flags)
+        flags = _flag_list(endpoint.get("flags"))
+        flags = list(_flag_list(default_flags) or [] if flags is None else flags)
         if backend == "runtime":
             item = {"address": endpoint.get("address"), "dev": endpoint.get("interface"),
                     "id": endpoint.get("id"), "port": endpoint.get("port"), "flags": flags}

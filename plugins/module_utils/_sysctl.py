@@ -72,13 +72,35 @@ def write_runtime(key, value):
         raise MptcpError("the kernel refused %s%s = %s: %s" % (PREFIX, key, value, reason))
 
 
-def check_key(key, keys):
+def check_key(key, keys, writable=is_writable):
     """Refuse keys this kernel lacks (naming the ones it has) and read-only ones."""
     if key not in keys:
         raise MptcpError("this kernel has no sysctl %s%s; it has: %s" % (PREFIX, key, ", ".join(keys)),
                          available=keys)
-    if not is_writable(key):
+    if not writable(key):
         raise MptcpError("sysctl %s%s is read-only" % (PREFIX, key))
+
+
+def check_sysctls(sysctls, keys, name="sysctls", check_values=True, writable=is_writable, choices_of=read_runtime):
+    """Check a whole dict of sysctls (key: value) before any is written:
+    {short name: value as the kernel prints it}, or an error naming
+    ``name.key`` and the value. Without ``check_values`` only the keys are
+    checked (to remove them from the file, their values do not matter)."""
+    checked = {}
+    for raw_key in sorted(sysctls or {}, key=str):
+        value = sysctls[raw_key]
+        try:
+            key = short_name(str(raw_key))
+            check_key(key, keys, writable)
+            if not check_values:
+                checked[key] = None
+                continue
+            if value is None or isinstance(value, (dict, list)):
+                raise MptcpError("%s%s needs a one-line value, not %r" % (PREFIX, key, value))
+            checked[key] = normalize_value(key, value, choices_of)
+        except MptcpError as exc:
+            raise MptcpError("%s.%s: %s" % (name, raw_key, exc), **exc.details)
+    return checked
 
 
 def normalize_value(key, value, choices_of=read_runtime):

@@ -79,19 +79,13 @@ previous:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
-    MptcpError,
-    enter_namespace,
-    run_module,
-)
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import enter_namespace, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
     PYROUTE2_IMPORT_ERROR,
     MptcpNetlink,
 )
-
-LIMIT_NAMES = ("subflows", "add_addr_accepted")
-LIMIT_MAX = 8
 
 
 class LimitsModule(object):
@@ -101,13 +95,8 @@ class LimitsModule(object):
         self.wanted = dict((name, module.params[name]) for name in LIMIT_NAMES
                            if module.params[name] is not None)
 
-    def validate(self):
-        for name, value in sorted(self.wanted.items()):
-            if not 0 <= value <= LIMIT_MAX:
-                raise MptcpError("%s=%s is out of range: MPTCP limits go from 0 to %d" % (name, value, LIMIT_MAX))
-
     def run(self):
-        self.validate()
+        check_limits(self.wanted)
         enter_namespace(self.module.params["namespace"])
         with MptcpNetlink() as kernel:
             before = kernel.limits()

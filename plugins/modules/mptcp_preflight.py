@@ -36,19 +36,50 @@ attributes:
 options:
   limits:
     description:
-      - The limits the configuration will set, C(subflows) and C(add_addr_accepted), each 0 to 8.
+      - The limits the configuration will set, each 0 to 8.
         Limits left out are taken from the running kernel for the warnings.
     type: dict
     default: {}
+    suboptions:
+      subflows:
+        description: Additional subflows per connection, 0 to 8.
+        type: int
+      add_addr_accepted:
+        description: Addresses announced by the peer that a connection accepts, 0 to 8.
+        type: int
   endpoints:
     description:
-      - The endpoints the configuration will make. Keys C(address), C(interface), C(profile), C(id),
-        C(port) and C(flags), as the M(mptcp.multipath.mptcp) role takes them.
-      - Runtime endpoints need C(address); NetworkManager ones need C(interface) or C(profile) and may also
-        use the NetworkManager-only flags C(also-without-default-route) and C(also-without-sysctl).
+      - The endpoints the configuration will make, as the M(mptcp.multipath.mptcp) role takes them.
+      - Runtime endpoints need O(endpoints[].address); NetworkManager ones need O(endpoints[].interface) or
+        O(endpoints[].profile) (not both), and an address given to them must be valid too.
+      - No address, id, interface or profile may be listed twice; runtime endpoints are at most 8.
     type: list
     elements: dict
     default: []
+    suboptions:
+      address:
+        description: IPv4 or IPv6 address (no zone index such as C(%eth0)).
+        type: str
+      interface:
+        description: Interface of the endpoint; it must exist. With V(networkmanager), its profile gets the flags.
+        type: str
+      profile:
+        description: NetworkManager profile name, instead of O(endpoints[].interface); it must exist.
+        type: str
+      id:
+        description: Endpoint id, 1 to 255 (runtime only).
+        type: int
+      port:
+        description: Port announced by a V(signal) endpoint, 1 to 65535 (runtime only).
+        type: int
+      flags:
+        description:
+          - Endpoint flags. V(also-without-default-route) and V(also-without-sysctl) are NetworkManager's own.
+          - V(signal) and V(fullmesh) cannot be combined; V(fullmesh) needs V(subflow); a port needs V(signal).
+          - Left out, O(default_flags) applies.
+        type: list
+        elements: str
+        choices: [signal, subflow, backup, fullmesh, laminar, also-without-default-route, also-without-sysctl]
   backend:
     description:
       - How endpoints will be made. V(runtime) with M(mptcp.multipath.mptcp_endpoint),
@@ -62,6 +93,7 @@ options:
     type: list
     elements: str
     default: []
+    choices: [signal, subflow, backup, fullmesh, laminar, also-without-default-route, also-without-sysctl]
   state:
     description:
       - V(disabled) checks only that the endpoints can be found (to revert them) and gives no advice.
@@ -74,6 +106,65 @@ options:
         C(add_addr_accepted) is lower.
     type: int
     default: 0
+  sysctls:
+    description:
+      - Other C(net.mptcp.*) sysctls the configuration will set, by short or full name. Each must exist on this
+        kernel and be writable, and with O(state=enabled) its value must be one the kernel takes.
+    type: dict
+    default: {}
+  sysctl_file:
+    description:
+      - The sysctl.d file the configuration will write. It must be an absolute path ending in C(.conf) in a
+        directory that exists. Not checked inside O(namespace).
+    type: path
+    default: /etc/sysctl.d/90-enable-MPTCP.conf
+  disabled_interfaces:
+    description:
+      - Interfaces whose NetworkManager profile will get the V(disabled) flag; each must exist.
+        Only checked with the V(networkmanager) backend.
+    type: list
+    elements: str
+    default: []
+  limits_unit:
+    description:
+      - Name of the systemd unit file that will set the limits at boot; it must be a C(.service) name without
+        a directory. Not checked when left out or inside O(namespace).
+    type: str
+  variable_names:
+    description:
+      - How the messages name each option, for example the variables of the role that passes them
+        (the M(mptcp.multipath.mptcp) role passes C(mptcp_limits) for O(limits) and so on).
+        An option left out is named as itself.
+    type: dict
+    default: {}
+    suboptions:
+      limits:
+        description: Name of O(limits).
+        type: str
+      endpoints:
+        description: Name of O(endpoints).
+        type: str
+      default_flags:
+        description: Name of O(default_flags).
+        type: str
+      backend:
+        description: Name of O(backend).
+        type: str
+      namespace:
+        description: Name of O(namespace).
+        type: str
+      sysctls:
+        description: Name of O(sysctls).
+        type: str
+      sysctl_file:
+        description: Name of O(sysctl_file).
+        type: str
+      disabled_interfaces:
+        description: Name of O(disabled_interfaces).
+        type: str
+      limits_unit:
+        description: Name of O(limits_unit).
+        type: str
 """
 
 EXAMPLES = r"""
@@ -144,13 +235,25 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._common import Mpt
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import HAS_PYROUTE2
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
+    ENDPOINT_FLAGS,
     advice,
+    check_default_flags,
     check_endpoints,
+    check_interfaces,
     check_limits,
+    check_service_name,
+    check_sysctl_file,
     normalize_endpoints,
     resolve_backend,
 )
+from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls
+
+# How messages name each option unless variable_names says otherwise.
+OPTION_NAMES = ("limits", "endpoints", "default_flags", "backend", "namespace", "sysctls", "sysctl_file",
+                "disabled_interfaces", "limits_unit")
 
 
 class PreflightModule(object):
@@ -175,21 +278,39 @@ class PreflightModule(object):
         return dict((name, int(value)) for name, value in re.findall(r"(subflows|add_addr_accepted) (\d+)", text))
 
     def run(self):
-        check_limits(self.params["limits"])
-        enter_namespace(self.params["namespace"])
-        nm_running = False if self.params["namespace"] else self.networkmanager_running()
-        backend = resolve_backend(self.params["backend"], self.params["namespace"], nm_running)
-        endpoints = [dict(endpoint, flags=self.params["default_flags"] if endpoint.get("flags") is None
+        names = dict((option, (self.params["variable_names"] or {}).get(option) or option) for option in OPTION_NAMES)
+        enabled = self.params["state"] == "enabled"
+        check_limits(self.params["limits"], names["limits"])
+        namespace = self.params["namespace"]
+        if not namespace:
+            check_sysctl_file(self.params["sysctl_file"], names["sysctl_file"])
+            if self.params["limits_unit"] is not None:
+                check_service_name(self.params["limits_unit"], names["limits_unit"])
+        try:
+            enter_namespace(namespace)
+        except MptcpError as exc:
+            raise MptcpError("%s: %s" % (names["namespace"], exc))
+        check_sysctls(self.params["sysctls"], available_keys(), names["sysctls"], check_values=enabled)
+        nm_running = False if namespace else self.networkmanager_running()
+        backend = resolve_backend(self.params["backend"], namespace, nm_running)
+        kernel = kernel_version()
+        default_flags = check_default_flags(self.params["default_flags"], backend, kernel, names["default_flags"])
+        endpoints = [dict(endpoint, flags=default_flags if endpoint.get("flags") is None
                           else endpoint["flags"]) for endpoint in self.params["endpoints"]]
-        check_endpoints(endpoints, backend, set(name for _index, name in socket.if_nameindex()), kernel_version())
+        interfaces = dict((name, index) for index, name in socket.if_nameindex())
+        profiles = None
+        if backend == "networkmanager" and nm_running:
+            profiles = [profile["name"] for profile in Nmcli(self.module).profiles()]
+            check_interfaces(self.params["disabled_interfaces"], interfaces, names["disabled_interfaces"])
+        endpoints = check_endpoints(endpoints, backend, interfaces, kernel, names["endpoints"], profiles)
         limits = dict(self.kernel_limits(), **dict((key, value) for key, value in self.params["limits"].items()
                                                    if value is not None))
         if backend == "networkmanager" and not nm_running:
             # Fatal here, not at the first profile task: by then the sysctl
             # file, the limits and their unit would already have been changed.
             raise MptcpError(
-                "mptcp_endpoints_backend is networkmanager but NetworkManager is not running on this host: "
-                "start it (systemctl start NetworkManager), or choose mptcp_endpoints_backend=runtime")
+                "%s is networkmanager but NetworkManager is not running on this host: "
+                "start it (systemctl start NetworkManager), or choose %s=runtime" % (names["backend"], names["backend"]))
         warnings = []
         if self.params["state"] == "enabled":
             default_routes = set()
@@ -213,12 +334,26 @@ class PreflightModule(object):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            limits=dict(type="dict", default={}),
-            endpoints=dict(type="list", elements="dict", default=[]),
+            limits=dict(type="dict", default={},
+                        options=dict((name, dict(type="int")) for name in LIMIT_NAMES)),
+            endpoints=dict(type="list", elements="dict", default=[], options=dict(
+                address=dict(type="str"),
+                interface=dict(type="str"),
+                profile=dict(type="str"),
+                id=dict(type="int"),
+                port=dict(type="int"),
+                flags=dict(type="list", elements="str", choices=list(ENDPOINT_FLAGS)),
+            )),
             backend=dict(type="str", choices=["auto", "networkmanager", "runtime"], default="auto"),
-            default_flags=dict(type="list", elements="str", default=[]),
+            default_flags=dict(type="list", elements="str", default=[], choices=list(ENDPOINT_FLAGS)),
             state=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
             peer_signal_count=dict(type="int", default=0),
+            sysctls=dict(type="dict", default={}),
+            sysctl_file=dict(type="path", default="/etc/sysctl.d/90-enable-MPTCP.conf"),
+            disabled_interfaces=dict(type="list", elements="str", default=[]),
+            limits_unit=dict(type="str"),
+            variable_names=dict(type="dict", default={},
+                                options=dict((name, dict(type="str")) for name in OPTION_NAMES)),
             namespace=dict(type="str"),
         ),
         supports_check_mode=True,

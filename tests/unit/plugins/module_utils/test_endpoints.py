@@ -70,6 +70,48 @@ def test_normalize_spec_refuses_bad_input(raw, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("value", ["fe80::1%eth0", "2001:db8::1%2", "192.0.2.1%eth0"])
+def test_parse_address_refuses_zone_indexes_on_every_python(value):
+    # Python 3.9+ parses "fe80::1%eth0"; the kernel must never get the zone
+    with pytest.raises(MptcpError) as error:
+        parse_address(value)
+    assert "address %r has a zone index" % value in str(error.value)
+
+
+@pytest.mark.parametrize("value", [None, 3232235777, b"192.0.2.1", "", "  ", "192.0.2", "192.0.2.1/24", "::ffff:"])
+def test_parse_address_refuses_odd_values_without_an_exception_of_its_own(value):
+    with pytest.raises(MptcpError) as error:
+        parse_address(value, "mptcp_endpoints[3].address")
+    assert str(error.value).startswith("mptcp_endpoints[3].address ")
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"address": "192.0.2.1", "id": "5"}, "mptcp_endpoints[1].id 5 is out of range"),
+    ({"address": "192.0.2.1", "id": True}, "mptcp_endpoints[1].id True is out of range"),
+    ({"address": "192.0.2.1", "port": "80", "flags": ["signal"]}, "mptcp_endpoints[1].port 80 is out of range"),
+    ({"address": "192.0.2.1", "dev": ""}, "mptcp_endpoints[1].interface is empty"),
+    ({"address": "192.0.2.1", "dev": " "}, "mptcp_endpoints[1].interface is empty"),
+    ({"address": "192.0.2.1", "dev": "eth9"}, "mptcp_endpoints[1].interface 'eth9' does not exist here"),
+    ({"address": "192.0.2.1", "flags": ["sigal"]}, "mptcp_endpoints[1].flags: unknown endpoint flag(s) sigal"),
+    ({"address": "192.0.2.1", "flags": [None]}, "mptcp_endpoints[1].flags: unknown endpoint flag(s) None"),
+    ({"address": "192.0.2.1", "flags": ["signal", "fullmesh"]}, "mptcp_endpoints[1]: flags signal and fullmesh"),
+    ({"dev": "enp4s0"}, "mptcp_endpoints[1] needs an address"),
+    ({}, "mptcp_endpoints[1] needs an address"),
+])
+def test_normalize_spec_names_the_field_where_the_caller_says(raw, message):
+    with pytest.raises(MptcpError) as error:
+        normalize_spec(raw, INTERFACES, kernel=KERNEL, where="mptcp_endpoints[1]", labels={"dev": "interface"})
+    assert message in str(error.value)
+
+
+def test_normalize_spec_extra_flags_are_accepted_but_not_kernel_flags():
+    raw = {"dev": "enp4s0", "flags": ["subflow", "also-without-default-route"]}
+    assert normalize_spec(raw, INTERFACES, kernel=KERNEL, need_address=False,
+                          extra_flags=("also-without-default-route",))["flags"] == ["subflow"]
+    with pytest.raises(MptcpError):
+        normalize_spec(dict(raw, address="192.0.2.1"), INTERFACES, kernel=KERNEL)
+
+
 def test_normalize_spec_canonical_form():
     assert spec(address="192.0.2.1", dev="enp1s0", flags=["backup", "subflow"]) == {
         "address": "192.0.2.1", "id": None, "port": 0, "flags": ["subflow", "backup"],

@@ -3,6 +3,7 @@ import pytest
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import (
     FILE_HEADER,
+    check_sysctls,
     file_value,
     normalize_value,
     short_name,
@@ -85,3 +86,44 @@ def test_file_value_last_line_wins_and_ignores_comments():
     assert file_value(text, "enabled") == "1"
     assert file_value(text, "scheduler") is None
     assert file_value(None, "enabled") is None
+
+
+# -- a whole dict of sysctls, checked before any is written --
+
+KEYS = ["add_addr_timeout", "available_schedulers", "checksum_enabled", "enabled", "scheduler"]
+
+
+def check(sysctls, check_values=True):
+    return check_sysctls(sysctls, KEYS, "mptcp_sysctls", check_values=check_values,
+                         writable=lambda key: not key.startswith("available_"), choices_of=CHOICES.get)
+
+
+def test_check_sysctls_normalizes_every_spelling():
+    assert check({"net.mptcp.checksum_enabled": "yes", "add_addr_timeout": "60", "scheduler": "default"}) == {
+        "checksum_enabled": "1", "add_addr_timeout": "60", "scheduler": "default"}
+    assert check({}) == {}
+    assert check(None) == {}
+
+
+@pytest.mark.parametrize("sysctls, message", [
+    ({"nosuch": 1}, "mptcp_sysctls.nosuch: this kernel has no sysctl net.mptcp.nosuch; it has: add_addr_timeout"),
+    ({"net.ipv4.ip_forward": 1}, "mptcp_sysctls.net.ipv4.ip_forward: sysctl 'net.ipv4.ip_forward' is not a net.mptcp"),
+    ({"available_schedulers": "x"}, "mptcp_sysctls.available_schedulers: sysctl net.mptcp.available_schedulers is read-only"),
+    ({"checksum_enabled": 2}, "mptcp_sysctls.checksum_enabled: net.mptcp.checksum_enabled must be 0 or 1, not 2"),
+    ({"add_addr_timeout": -1}, "must be a whole number from 0 to 2147483, not -1"),
+    ({"scheduler": "fastest"}, "mptcp_sysctls.scheduler: net.mptcp.scheduler must be one of default, bpf_first"),
+    ({"scheduler": None}, "mptcp_sysctls.scheduler: net.mptcp.scheduler needs a one-line value, not None"),
+    ({"scheduler": {"a": 1}}, "needs a one-line value, not {'a': 1}"),
+    ({"": 1}, "mptcp_sysctls.: this kernel has no sysctl net.mptcp."),
+])
+def test_check_sysctls_names_the_variable_key_and_value(sysctls, message):
+    with pytest.raises(MptcpError) as error:
+        check(sysctls)
+    assert message in str(error.value)
+
+
+def test_check_sysctls_without_values_only_checks_the_keys():
+    # to remove keys from the file (state disabled), their values do not matter
+    assert check({"checksum_enabled": 2}, check_values=False) == {"checksum_enabled": None}
+    with pytest.raises(MptcpError):
+        check({"nosuch": 1}, check_values=False)
