@@ -23,8 +23,8 @@ description:
     and reapply, so endpoints removed behind its back (C(ip mptcp endpoint flush)), or never made because
     C(net.mptcp.enabled) was 0 when the profile came up, stay missing. When the profile's flags are set
     (not V([])) and the active device lacks an endpoint NetworkManager makes for one of its addresses
-    (by NetworkManager's own rules: the sysctl, a default route unless V(also-without-default-route), no
-    link-local or ULA addresses), the device is reapplied and the task reports a change, with the
+    (by NetworkManager's own rules, which look at the sysctl, at a default route unless
+    V(also-without-default-route), and skip link-local and ULA addresses), the device is reapplied and the task reports a change, with the
     endpoints before and after in the diff. This check needs C(ip) (iproute2) and is skipped without it.
   - NetworkManager never sets C(net.mptcp.enabled) nor the limits; use M(mptcp.multipath.mptcp_sysctl) and
     M(mptcp.multipath.mptcp_limits), or the M(mptcp.multipath.mptcp) role, which does all of it.
