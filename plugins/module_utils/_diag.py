@@ -15,23 +15,30 @@ import socket
 import struct
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._nlmsg import (
+    NLM_F_DUMP,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    attribute,
+    error_code,
+    message,
+    parse_attributes,
+    split_messages,
+)
 
 NETSTAT_PATH = "/proc/net/netstat"
 NETDEV_PATH = "/proc/net/dev"
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
-NLMSG_ERROR, NLMSG_DONE = 2, 3
 IPPROTO_MPTCP = 262
 INET_DIAG_INFO = 2
 INET_DIAG_REQ_PROTOCOL = 3  # protocol numbers above 255 travel in this attribute
 TCP_STATES = ("", "established", "syn-sent", "syn-recv", "fin-wait-1", "fin-wait-2", "time-wait",
               "close", "close-wait", "last-ack", "listen", "closing")
 
-_NLMSG = struct.Struct("=IHHII")
 _REQ = struct.Struct("=BBBxI48s")            # inet_diag_req_v2 with a zeroed socket id
 _MSG = struct.Struct("=BBBBHH16s16sI8sIIIII")  # inet_diag_msg (ports big-endian, fixed below)
-_NLA = struct.Struct("=HH")
 # struct mptcp_info (include/uapi/linux/mptcp.h) in native layout; older
 # kernels send a prefix of it, newer ones more fields after it.
 MPTCP_INFO_FIELDS = (
@@ -94,7 +101,10 @@ def _address(family, raw):
 
 
 def parse_diag_message(payload):
-    """One inet_diag_msg and its attributes -> a connection dict."""
+    """One inet_diag_msg and its attributes -> a connection dict, or None
+    for a message too short to hold one."""
+    if len(payload) < _MSG.size:
+        return None
     fields = _MSG.unpack_from(payload)
     family, state = fields[0], fields[1]
     sport, dport = socket.ntohs(fields[4]), socket.ntohs(fields[5])
@@ -106,39 +116,33 @@ def parse_diag_message(payload):
         "remote_address": _address(family, fields[7]),
         "remote_port": dport,
     }
-    offset = _MSG.size
-    while offset + _NLA.size <= len(payload):
-        length, kind = _NLA.unpack_from(payload, offset)
-        if length < _NLA.size:
-            break
-        if kind & 0x3fff == INET_DIAG_INFO:
-            connection.update(parse_mptcp_info(payload[offset + _NLA.size:offset + length]))
-        offset += (length + 3) & ~3
+    for kind, value in parse_attributes(payload, _MSG.size):
+        if kind == INET_DIAG_INFO:
+            connection.update(parse_mptcp_info(value))
     return connection
 
 
 def _dump(family):
     request = _REQ.pack(family, 0, 1 << (INET_DIAG_INFO - 1), 0xffffffff, b"\0" * 48)
-    attribute = _NLA.pack(_NLA.size + 4, INET_DIAG_REQ_PROTOCOL) + struct.pack("=I", IPPROTO_MPTCP)
-    body = request + attribute
-    header = _NLMSG.pack(_NLMSG.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
+    body = request + attribute(INET_DIAG_REQ_PROTOCOL, struct.pack("=I", IPPROTO_MPTCP))
     sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
     try:
-        sock.sendto(header + body, (0, 0))
+        sock.sendto(message(SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, body), (0, 0))
         while True:
             data = sock.recv(65536)
-            offset = 0
-            while offset + _NLMSG.size <= len(data):
-                length, kind = _NLMSG.unpack_from(data, offset)[:2]
+            if not data:
+                return
+            for kind, payload in split_messages(data):
                 if kind == NLMSG_DONE:
                     return
                 if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", data, offset + _NLMSG.size)[0]
+                    code = error_code(payload)
                     if code in (errno.ENOENT, errno.EINVAL, errno.EOPNOTSUPP):
                         return  # no MPTCP diag support (mptcp_diag not loaded): no sockets to show
                     raise MptcpError("sock_diag dump failed: %s" % os.strerror(code))
-                yield parse_diag_message(data[offset + _NLMSG.size:offset + length])
-                offset += (length + 3) & ~3
+                connection = parse_diag_message(payload)
+                if connection is not None:
+                    yield connection
     finally:
         sock.close()
 

@@ -26,12 +26,19 @@ import struct
 import time
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._nlmsg import (
+    NLM_F_REQUEST,
+    NLMSG_ERROR,
+    attribute,
+    error_code,
+    message,
+    parse_attributes,
+    split_messages,
+)
 
 NETLINK_GENERIC = 16
 SOL_NETLINK = 270
 NETLINK_ADD_MEMBERSHIP = 1
-NLM_F_REQUEST = 0x1
-NLMSG_ERROR = 2
 GENL_ID_CTRL = 0x10
 CTRL_CMD_GETFAMILY = 3
 CTRL_ATTR_FAMILY_ID = 1
@@ -39,7 +46,6 @@ CTRL_ATTR_FAMILY_NAME = 2
 CTRL_ATTR_MCAST_GROUPS = 7
 CTRL_ATTR_MCAST_GRP_NAME = 1
 CTRL_ATTR_MCAST_GRP_ID = 2
-NLA_TYPE_MASK = 0x3fff  # without NLA_F_NESTED / NLA_F_NET_BYTEORDER
 
 FAMILY_NAME = "mptcp_pm"
 GROUP_NAME = "mptcp_pm_events"
@@ -115,28 +121,10 @@ CONDITION_KEYS = ("event", "token", "family", "saddr", "daddr", "sport", "dport"
 _INT_CONDITIONS = ("sport", "dport", "local_id", "remote_id", "ifindex", "error")
 _BOOL_CONDITIONS = ("backup", "server_side")
 
-_NLMSG = struct.Struct("=IHHII")
 _GENL = struct.Struct("=BBH")
-_NLA = struct.Struct("=HH")
 
 
 # -- decoding ------------------------------------------------------------------
-def _align(length):
-    return (length + 3) & ~3
-
-
-def parse_attributes(data, offset=0):
-    """[(type, payload)] of a run of netlink attributes."""
-    attributes = []
-    while offset + _NLA.size <= len(data):
-        length, kind = _NLA.unpack_from(data, offset)
-        if length < _NLA.size or offset + length > len(data):
-            break
-        attributes.append((kind & NLA_TYPE_MASK, data[offset + _NLA.size:offset + length]))
-        offset += _align(length)
-    return attributes
-
-
 def _integer(payload):
     fmt = _INT_FORMATS.get(len(payload))
     if fmt is None:
@@ -199,18 +187,6 @@ def decode_event(command, payload, timestamp=None, interface_name=_interface_nam
     return event
 
 
-def split_messages(data):
-    """[(nlmsg_type, payload)] of one datagram read from a netlink socket."""
-    messages, offset = [], 0
-    while offset + _NLMSG.size <= len(data):
-        length, kind = _NLMSG.unpack_from(data, offset)[:2]
-        if length < _NLMSG.size or offset + length > len(data):
-            break
-        messages.append((kind, data[offset + _NLMSG.size:offset + length]))
-        offset += _align(length)
-    return messages
-
-
 def parse_family_reply(payload):
     """(family id, {group name: group id}) of a CTRL_CMD_NEWFAMILY message."""
     family_id, groups = None, {}
@@ -228,11 +204,8 @@ def parse_family_reply(payload):
 
 def family_request(name=FAMILY_NAME, sequence=1):
     """A CTRL_CMD_GETFAMILY request for one generic netlink family."""
-    value = name.encode("ascii") + b"\0"
-    attribute = _NLA.pack(_NLA.size + len(value), CTRL_ATTR_FAMILY_NAME) + value
-    attribute += b"\0" * (_align(len(attribute)) - len(attribute))
-    body = _GENL.pack(CTRL_CMD_GETFAMILY, 1, 0) + attribute
-    return _NLMSG.pack(_NLMSG.size + len(body), GENL_ID_CTRL, NLM_F_REQUEST, sequence, 0) + body
+    body = _GENL.pack(CTRL_CMD_GETFAMILY, 1, 0) + attribute(CTRL_ATTR_FAMILY_NAME, name.encode("ascii") + b"\0")
+    return message(GENL_ID_CTRL, NLM_F_REQUEST, sequence, body)
 
 
 # -- conditions and input ------------------------------------------------------
@@ -379,7 +352,7 @@ class EventSocket(object):
             while True:
                 for kind, payload in split_messages(self.sock.recv(65536)):
                     if kind == NLMSG_ERROR:
-                        code = -struct.unpack_from("=i", payload)[0]
+                        code = error_code(payload)
                         if code == errno.ENOENT:
                             raise MptcpError("the kernel has no generic netlink family %s: is MPTCP built into "
                                              "this kernel (CONFIG_MPTCP)?" % FAMILY_NAME)

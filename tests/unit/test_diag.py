@@ -62,3 +62,7 @@ def test_interface_bytes_reads_rx_and_tx(tmp_path):
         "lo": {"rx_bytes": 100, "tx_bytes": 100},
         "enp4s0f0": {"rx_bytes": 4526835, "tx_bytes": 9876},
     }
+
+
+def test_parse_diag_message_of_a_short_message_is_none():
+    assert _diag.parse_diag_message(b"\x02\x01" * 10) is None
