@@ -12,12 +12,15 @@
 import argparse
 import fcntl
 import os
+import re
 import subprocess
 import sys
 
 from .image import Image
 from .lab import Lab
-from .util import log
+from .util import LabError, log
+
+LAB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,39}$")
 
 
 def parse_args(argv):
@@ -63,13 +66,22 @@ def parse_args(argv):
 
 def require_up(lab):
     if not lab.exists:
-        raise SystemExit(f"lab {lab.name} is not up (no {lab.state_file})")
+        raise LabError(f"lab {lab.name} is not up (no {lab.state_file})")
 
 
 def main(argv=None):
+    """The command line; the one place a LabError becomes a message and exit status 1."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return run_verb(args)
+    except LabError as exc:
+        print(f"mptcp-lab: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run_verb(args):
     if os.geteuid() != 0:
-        raise SystemExit("mptcp-lab needs root (namespaces, mounts, veth)")
+        raise LabError("mptcp-lab needs root (namespaces, mounts, veth)")
     if args.verb == "build-image":
         image = Image(args.image)
         took = image.ensure()
@@ -78,6 +90,9 @@ def main(argv=None):
             image.ensure_vm_files()
         return 0
 
+    if not LAB_NAME_RE.match(args.lab):
+        # it names machines (<lab>-<host>), which must be valid host names
+        raise LabError(f"bad lab name {args.lab!r}: letters, digits and '-', at most 40")
     lab_for_lock = Lab(args.lab, args.state_dir)
     if args.verb not in ("status", "inventory", "exec"):
         # One changing command at a time per lab (state.json is rewritten).
@@ -102,7 +117,7 @@ def main(argv=None):
         sys.stdout.write(lab.inventory_path.read_text())
     elif args.verb == "exec":
         if args.host not in lab.state["hosts"]:
-            raise SystemExit(f"no host {args.host!r}")
+            raise LabError(f"no host {args.host!r}; hosts: {', '.join(lab.state['hosts'])}")
         command = args.command[1:] if args.command[:1] == ["--"] else args.command
         backend = lab.backend
         runtime = lab.runtime(args.host)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .util import log, run
+from .util import LabError, log, run
 
 LAB_DIR = Path(__file__).resolve().parent.parent
 IMAGES_DIR = LAB_DIR / "images"
@@ -31,7 +31,7 @@ class Image:
     def __init__(self, name):
         self.recipe_path = IMAGES_DIR / f"{name}.yml"
         if not self.recipe_path.exists():
-            raise SystemExit(f"unknown image {name!r}: no {self.recipe_path}")
+            raise LabError(f"unknown image {name!r}: no {self.recipe_path}")
         self.recipe = yaml.safe_load(self.recipe_path.read_text())
         digest = hashlib.sha256(
             json.dumps([BUILD_FORMAT, self.recipe], sort_keys=True).encode()

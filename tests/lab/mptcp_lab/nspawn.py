@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .hostfiles import write_tree
-from .util import log, pid_alive, run, wait_for
+from .util import LabError, log, pid_alive, run, wait_for
 
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -95,7 +95,7 @@ class NspawnBackend:
 
     def _leader(self, nspawn_pid):
         if not pid_alive(nspawn_pid):
-            raise RuntimeError("systemd-nspawn exited early; see console.log")
+            raise LabError("systemd-nspawn exited early; see console.log")
         own_netns = os.readlink("/proc/self/ns/net")
         for child in _children(nspawn_pid):
             try:
@@ -111,7 +111,7 @@ class NspawnBackend:
 
         def booted():
             if not pid_alive(runtime["nspawn_pid"]):
-                raise RuntimeError(f"{host}: systemd-nspawn exited during boot")
+                raise LabError(f"{host}: systemd-nspawn exited during boot; see {self.host_dir(host)}/console.log")
             state = run(enter_argv(leader, ["systemctl", "is-system-running"]),
                         check=False, capture=True).strip()
             return state in ("running", "degraded")
@@ -180,12 +180,6 @@ class NspawnBackend:
         run(["ip", "link", "add", e1["ifname"], "netns", rt1["leader_pid"], "address", mac1,
              "type", "veth", "peer", "name", e2["ifname"], "netns", rt2["leader_pid"],
              "address", mac2])
-
-    def unplug(self, link, ends):
-        (_host, rt1, e1, _mac1) = ends[0]
-        # Deleting one end deletes the pair.
-        run(netns_argv(rt1["leader_pid"], ["ip", "link", "del", e1["ifname"]]), check=False,
-            capture=True)
 
     def host_inventory(self, host, runtime):
         return {

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from .hostfiles import nm_profile, write_tree
-from .util import log, pid_alive, run, wait_for
+from .util import LabError, log, pid_alive, run, wait_for
 
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
@@ -152,7 +152,7 @@ class QemuBackend:
         """Ready = ssh answers (in a new boot), systemd booted, NM started."""
         def ssh_up():
             if not pid_alive(runtime["qemu_pid"]):
-                raise RuntimeError(f"{host}: qemu exited; see {self.host_dir(host)}/console.log")
+                raise LabError(f"{host}: qemu exited; see {self.host_dir(host)}/console.log")
             boot_id = self._boot_id(host)
             return boot_id if boot_id and boot_id != runtime.get("boot_id") else None
 
@@ -201,9 +201,6 @@ class QemuBackend:
 
     # -- links: the dgram tunnels exist as long as the VMs run ------------------
     def plug(self, link, ends):
-        pass
-
-    def unplug(self, link, ends):
         pass
 
     def host_inventory(self, host, runtime):

@@ -1,9 +1,22 @@
-"""Small helpers: logging to stderr and running argv lists (never a shell)."""
+"""Small helpers: the lab's error type, logging to stderr and running argv
+lists (never a shell)."""
 
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+class LabError(Exception):
+    """A failure the user can act on: cli.py prints it as one line and exits 1."""
+
+
+class CommandError(LabError, RuntimeError):
+    """A command the lab ran failed."""
+
+
+class LabTimeout(LabError, TimeoutError):
+    """Something the lab waited for did not happen in time."""
 
 
 def log(message):
@@ -25,7 +38,7 @@ def run(argv, check=True, capture=False, timeout=None, env=None, input=None):
     )
     if check and result.returncode != 0:
         detail = (result.stderr or "").strip() if capture else ""
-        raise RuntimeError(f"command failed ({result.returncode}): {' '.join(map(str, argv))}"
+        raise CommandError(f"command failed ({result.returncode}): {' '.join(map(str, argv))}"
                            + (f"\n{detail}" if detail else ""))
     return result.stdout if capture else result.returncode
 
@@ -38,7 +51,7 @@ def wait_for(predicate, timeout, what, interval=0.2):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+            raise LabTimeout(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
 
 
