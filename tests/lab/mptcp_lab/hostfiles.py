@@ -7,16 +7,21 @@ They are written once, at `up`: a reboot keeps whatever the host (or a role
 using nmcli) changed since.
 """
 
+import ipaddress
 import uuid
 
-from .topology import host_links
+from .topology import end_addresses, host_links
 
 # A fixed namespace so a profile's UUID depends only on lab, host and link.
 UUID_NS = uuid.UUID("7d3c2f0e-4b8a-4c5e-9a51-6d7074637061")
 
 
-def nm_profile(lab, host, name, ifname=None, match_mac=None, addresses=(), mptcp_flags=None):
-    """A keyfile profile; addresses are topology ends (dicts with cidr/family)."""
+def nm_profile(lab, host, name, ifname=None, addresses=(), mptcp_flags=None, gateways=()):
+    """A keyfile profile; addresses are dicts with cidr and family.
+
+    A family with a gateway gets the default route through it (as a real
+    client's uplink has); every other family with addresses is
+    never-default, and a family without addresses is disabled."""
     lines = [
         "[connection]",
         f"id={name}",
@@ -29,16 +34,18 @@ def nm_profile(lab, host, name, ifname=None, match_mac=None, addresses=(), mptcp
     if mptcp_flags is not None:
         lines.append(f"mptcp-flags={mptcp_flags}")
     lines += ["", "[ethernet]"]
-    if match_mac:
-        lines.append(f"mac-address={match_mac}")
     for family, section in ((4, "ipv4"), (6, "ipv6")):
         mine = [a["cidr"] for a in addresses if a["family"] == family]
+        gateway = [g for g in gateways if ipaddress.ip_address(g).version == family]
         lines += ["", f"[{section}]"]
         if mine:
             lines.append("method=manual")
             lines += [f"address{i}={cidr}" for i, cidr in enumerate(mine, 1)]
-            # The links are point-to-point test paths: never a default route.
-            lines.append("never-default=true")
+            if gateway:
+                lines.append(f"gateway={gateway[0]}")
+            else:
+                # The other links are point-to-point test paths: no default route.
+                lines.append("never-default=true")
         else:
             lines.append("method=disabled")
     return "\n".join(lines) + "\n"
@@ -58,7 +65,8 @@ def host_files(lab, topo, host, extra_profiles=()):
     files["/etc/hosts"] = ("\n".join(hosts_lines) + "\n", 0o644)
     for link, end, _peer, _peer_end in host_links(topo, host):
         files[f"/etc/NetworkManager/system-connections/{link}.nmconnection"] = (
-            nm_profile(lab, host, link, ifname=end["ifname"], addresses=[end]), 0o600)
+            nm_profile(lab, host, link, ifname=end["ifname"], addresses=end_addresses(end),
+                       gateways=end.get("gateways", ())), 0o600)
     for name, content in extra_profiles:
         files[f"/etc/NetworkManager/system-connections/{name}.nmconnection"] = (content, 0o600)
     return files

@@ -20,10 +20,26 @@ from .hostfiles import host_files
 from .image import Image
 from .nspawn import NspawnBackend
 from .qemu import QemuBackend
-from .util import log, run, wait_for
+from .topology import end_addresses
+from .util import LabError, log, pid_alive, run, wait_for
 
 STATE_ROOT = Path(os.environ.get("MPTCP_LAB_STATE", "/run/mptcp-lab"))
 BACKENDS = {"nspawn": NspawnBackend, "qemu": QemuBackend}
+INOTIFY_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+# Every booted nspawn host holds about 9 inotify instances (systemd, dbus,
+# NetworkManager...), all counted against root on this machine: with the
+# usual limit of 128 the 15th host or so never finishes booting.
+MIN_INOTIFY_INSTANCES = 1024
+
+
+def ensure_inotify_instances():
+    """Raise fs.inotify.max_user_instances to MIN_INOTIFY_INSTANCES if lower.
+
+    Never lowered again at `down`: other labs may still be running."""
+    current = int(INOTIFY_INSTANCES.read_text())
+    if current < MIN_INOTIFY_INSTANCES:
+        INOTIFY_INSTANCES.write_text(f"{MIN_INOTIFY_INSTANCES}\n")
+        log(f"fs.inotify.max_user_instances raised from {current} to {MIN_INOTIFY_INSTANCES}")
 
 
 class Lab:
@@ -83,8 +99,8 @@ class Lab:
     # -- up / down -----------------------------------------------------------
     def up(self, topology, backend="nspawn", image="debian12", inventory_copies=()):
         if self.exists:
-            raise SystemExit(f"lab {self.name} is already up (state in {self.state_dir}); "
-                             "run `down` first")
+            raise LabError(f"lab {self.name} is already up (state in {self.state_dir}); "
+                           "run `down` first")
         topo = topology_mod.load(topology)
         img = Image(image)
         build_s = img.ensure()
@@ -97,6 +113,8 @@ class Lab:
         if build_s:
             self.timing("image_build", build_s)
         backend_impl = self.backend
+        if backend == "nspawn":
+            ensure_inotify_instances()
         started = time.monotonic()
         try:
             for host in topo["hosts"]:
@@ -135,7 +153,7 @@ class Lab:
             left = [line.split()[1] for line in mounts
                     if line.split()[1].startswith(str(self.state_dir) + "/")]
         if left:
-            raise SystemExit(f"still mounted, state kept: {', '.join(left)}")
+            raise LabError(f"still mounted, state kept: {', '.join(left)}")
         shutil.rmtree(self.state_dir)
         self.state = {}
         log(f"lab {self.name} is down")
@@ -194,37 +212,63 @@ class Lab:
 
     def _check_link(self, link):
         if link not in self.topo["links"]:
-            raise SystemExit(f"no link {link!r}; links: {', '.join(self.topo['links'])}")
+            raise LabError(f"no link {link!r}; links: {', '.join(self.topo['links'])}")
 
     def wait_addresses(self, links, strict=True, timeout=30):
-        """Wait until each end of links carries its topology address."""
-        backend_impl = self.backend
+        """Wait until each end of links carries all its topology addresses,
+        usable (IPv6: duplicate address detection over, not tentative), and
+        a client's first link its default routes."""
         for link, ends in links.items():
             for host, end in ends.items():
-                argv = backend_impl.net_argv(host, self.runtime(host),
-                                             ["ip", "-j", "addr", "show", "dev", end["ifname"]])
+                runtime = self.runtime(host)
+                what = (f"{' '.join(a['address'] for a in end_addresses(end))} on {host}:{end['ifname']}"
+                        + (f" and default routes via {' '.join(end['gateways'])}"
+                           if end.get("gateways") else ""))
 
-                def has_address():
-                    out = run(argv, check=False, capture=True) or "[]"
-                    try:
-                        infos = json.loads(out)
-                    except json.JSONDecodeError:
-                        return False
-                    return any(a.get("local") == end["address"]
-                               for info in infos for a in info.get("addr_info", []))
+                def ready(end=end, runtime=runtime, host=host):
+                    return self._end_ready(host, runtime, end)
 
                 try:
-                    wait_for(has_address, timeout, f"{end['address']} on {host}:{end['ifname']}")
+                    wait_for(ready, timeout, what)
                 except TimeoutError:
                     if strict:
                         raise
-                    log(f"warning: {host}:{end['ifname']} has no {end['address']} "
-                        f"(its profile may have been changed)")
+                    log(f"warning: {host}:{end['ifname']} is not as the topology says after "
+                        f"{timeout} s: {what} (its profile may have been changed)")
+
+    def _end_ready(self, host, runtime, end):
+        backend_impl = self.backend
+
+        def ip_json(*args):
+            out = run(backend_impl.net_argv(host, runtime, ["ip", "-j", *args]),
+                      check=False, capture=True) or "[]"
+            try:
+                return json.loads(out)
+            except json.JSONDecodeError:
+                return []
+
+        have = {}
+        for info in ip_json("address", "show", "dev", end["ifname"]):
+            for addr in info.get("addr_info", []):
+                have[addr.get("local")] = addr
+        for want in end_addresses(end):
+            addr = have.get(want["address"])
+            if addr is not None and addr.get("dadfailed"):
+                raise LabError(f"{host}:{end['ifname']}: {want['address']} failed duplicate "
+                               "address detection")
+            if addr is None or addr.get("tentative"):
+                return False
+        for gateway in end.get("gateways", ()):
+            family = "-6" if ":" in gateway else "-4"
+            routes = ip_json(family, "route", "show", "default", "dev", end["ifname"])
+            if not any(route.get("gateway") == gateway for route in routes):
+                return False
+        return True
 
     # -- reboot --------------------------------------------------------------
     def reboot(self, host):
         if host not in self.topo["hosts"]:
-            raise SystemExit(f"no host {host!r}")
+            raise LabError(f"no host {host!r}; hosts: {', '.join(self.topo['hosts'])}")
         backend_impl = self.backend
         started = time.monotonic()
         self.state["hosts"][host] = backend_impl.reboot(host, self.runtime(host))
@@ -256,15 +300,22 @@ class Lab:
                 peer_end = self.topo["links"][link][peer]
                 interfaces[link] = {"ifname": end["ifname"], "address": end["address"],
                                     "prefix": end["prefix"], "cidr": end["cidr"],
+                                    "addresses": [a["address"] for a in end_addresses(end)],
+                                    "cidrs": [a["cidr"] for a in end_addresses(end)],
                                     "peer": peer, "peer_address": peer_end["address"],
+                                    "peer_addresses": [a["address"] for a in end_addresses(peer_end)],
+                                    "gateways": list(end.get("gateways", [])),
                                     "mac": self.mac(host, self.link_index(link))}
             hostvars = backend_impl.host_inventory(host, self.runtime(host))
             hostvars.update({"mptcp_lab_interfaces": interfaces,
                              "mptcp_lab_groups": spec["groups"],
-                             # the collection's playbooks describe a host by its links
-                             "mptcp_links": [{"interface": interfaces[link]["ifname"],
-                                              "address": interfaces[link]["address"]}
-                                             for link in sorted(interfaces)]})
+                             # the collection's playbooks describe a host by its links,
+                             # in the topology's order (the first one has a client's
+                             # default route)
+                             "mptcp_links": [{"interface": info["ifname"],
+                                              "address": info["address"],
+                                              "addresses": info["addresses"]}
+                                             for info in interfaces.values()]})
             hosts[host] = hostvars
             for group in spec["groups"]:
                 groups.setdefault(group, {"hosts": {}})["hosts"][host] = None
@@ -298,12 +349,14 @@ class Lab:
                  f"state {self.state_dir}, inventory {self.inventory_path}"]
         for host, runtime in self.state["hosts"].items():
             pids = ", ".join(f"{k}={v}" for k, v in runtime.items() if k.endswith("_pid"))
-            alive = all(Path(f"/proc/{v}").exists() for k, v in runtime.items()
-                        if k.endswith("_pid"))
+            alive = all(pid_alive(v) for k, v in runtime.items() if k.endswith("_pid"))
             lines.append(f"  host {host}: {'running' if alive else 'DEAD'} ({pids})")
         for link, ends in self.topo["links"].items():
             st = self.state["links"][link]
-            desc = " <-> ".join(f"{h} {e['ifname']} {e['cidr']}" for h, e in ends.items())
+            desc = " <-> ".join(f"{h} {e['ifname']} {' '.join(a['cidr'] for a in end_addresses(e))}"
+                                + (f" (default route via {', '.join(e['gateways'])})"
+                                   if e.get("gateways") else "")
+                                for h, e in ends.items())
             lines.append(f"  link {link}: {'up' if st['up'] else 'DOWN'}"
                          f"{', rate ' + st['rate'] if st['rate'] else ''}: {desc}")
         for key, value in self.state.get("timings", {}).items():
@@ -317,4 +370,4 @@ def parse_rate(rate):
     for suffix, factor in units.items():
         if rate.lower().endswith(suffix):
             return int(float(rate[: -len(suffix)]) * factor)
-    raise SystemExit(f"rate {rate!r}: use e.g. 10mbit, 500kbit, 1gbit or none")
+    raise LabError(f"rate {rate!r}: use e.g. 10mbit, 500kbit, 1gbit or none")

@@ -1,0 +1,227 @@
+"""The lab tool's pure logic: topology files, NetworkManager profiles, the
+inventory's links and the readiness check of a link end. No host needed:
+`run` (the one place the lab starts processes) is replaced where a test
+needs what `ip -j` prints.
+
+    .venv/bin/pytest -q tests/lab/tests
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mptcp_lab import cli, hostfiles, lab as lab_mod, topology  # noqa: E402
+from mptcp_lab.util import LabError  # noqa: E402
+
+
+def write(tmp_path, text):
+    path = tmp_path / "topo.yml"
+    path.write_text(text)
+    return str(path)
+
+
+TWO_HOSTS = "hosts: {server: {groups: [servers]}, client: {groups: [clients]}}\n"
+
+
+@pytest.mark.parametrize("name", ["two-links", "three-links", "dual-stack"])
+def test_shipped_topologies_load_with_a_client_default_route(name):
+    topo = topology.load(name)
+    assert topo["default_route"] is True
+    first = next(iter(topo["links"].values()))
+    server = first["server"]
+    assert first["client"]["gateways"] == topology.first_per_family(server)
+    # only the client's first link has gateways
+    others = [end for ends in topo["links"].values() for host, end in ends.items()
+              if end is not first["client"]]
+    assert all("gateways" not in end for end in others)
+
+
+def test_dual_stack_ends_list_every_address_with_the_first_on_top():
+    topo = topology.load("dual-stack")
+    end = topo["links"]["link1"]["client"]
+    assert (end["address"], end["cidr"], end["family"]) == ("192.0.2.2", "192.0.2.2/24", 4)
+    assert [a["cidr"] for a in end["addresses"]] == ["192.0.2.2/24", "2001:db8:1::2/64"]
+    assert end["gateways"] == ["192.0.2.1", "2001:db8:1::1"]
+
+
+def test_default_route_false_gives_no_gateway(tmp_path):
+    topo = topology.load(write(tmp_path, TWO_HOSTS + "default_route: false\n"
+                               "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n"))
+    assert all("gateways" not in end for end in topo["links"]["l1"].values())
+
+
+@pytest.mark.parametrize("links, message", [
+    ("{l1: {server: 10.0.0.1/24, nobody: 10.0.0.2/24}}", "link l1 names unknown host nobody"),
+    ("{l1: {server: 10.0.0.1/24}}", "link l1 must join exactly two hosts"),
+    ("{l1: {server: 10.0.0.1, client: 10.0.0.2/24}}", "host server: '10.0.0.1' is not an address with a prefix"),
+    ("{l1: {server: 10.0.0.300/24, client: 10.0.0.2/24}}", "host server: '10.0.0.300/24'"),
+    ("{l1: {server: 10.0.0.0/24, client: 10.0.0.2/24}}", "'10.0.0.0/24' is a network"),
+    ("{l1: {server: [], client: 10.0.0.2/24}}", "host server: no address"),
+    ("{l1: {server: [10.0.0.1/24, 10.0.0.1/24], client: 10.0.0.2/24}}", "an address is listed twice"),
+    ("{l1: {server: 10.0.0.1/24, client: 10.0.1.2/24}}", "server's 10.0.0.1/24 has no peer address in 10.0.0.0/24"),
+    ("{l1: {server: [10.0.0.1/24, 'fd00::1/64'], client: 10.0.0.2/24}}", "server's fd00::1/64 has no peer address"),
+    ("{Link1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}", "bad name 'Link1'"),
+])
+def test_bad_topologies_are_refused_naming_the_value(tmp_path, links, message):
+    with pytest.raises(LabError) as error:
+        topology.load(write(tmp_path, TWO_HOSTS + f"links: {links}\n"))
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("default_route: sometimes\n", "default_route must be true or false, not 'sometimes'"),
+    ("defaultroute: false\n", "unknown key(s) defaultroute"),
+])
+def test_bad_top_level_keys_are_refused(tmp_path, extra, message):
+    with pytest.raises(LabError) as error:
+        topology.load(write(tmp_path, TWO_HOSTS + extra
+                            + "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n"))
+    assert message in str(error.value)
+
+
+def test_no_topology_file():
+    with pytest.raises(LabError, match="no topology file"):
+        topology.load("no-such-topology")
+
+
+def profile_sections(text):
+    sections, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), [])
+        elif line and current is not None:
+            current.append(line)
+    return sections
+
+
+def test_profiles_carry_gateways_only_on_the_clients_first_link():
+    topo = topology.load("dual-stack")
+    client = hostfiles.host_files("lab", topo, "client")
+    server = hostfiles.host_files("lab", topo, "server")
+    path = "/etc/NetworkManager/system-connections/{}.nmconnection"
+    link1 = profile_sections(client[path.format("link1")][0])
+    assert link1["ipv4"] == ["method=manual", "address1=192.0.2.2/24", "gateway=192.0.2.1"]
+    assert link1["ipv6"] == ["method=manual", "address1=2001:db8:1::2/64", "gateway=2001:db8:1::1"]
+    link2 = profile_sections(client[path.format("link2")][0])
+    assert link2["ipv4"] == ["method=manual", "address1=198.51.100.2/24", "never-default=true"]
+    assert link2["ipv6"] == ["method=manual", "address1=2001:db8:2::2/64", "never-default=true"]
+    for link in ("link1", "link2"):
+        assert "never-default=true" in profile_sections(server[path.format(link)][0])["ipv4"]
+        assert not any(line.startswith("gateway=") for line in server[path.format(link)][0].splitlines())
+        assert client[path.format(link)][1] == 0o600
+
+
+def test_ipv4_only_link_keeps_ipv6_disabled():
+    topo = topology.load("two-links")
+    files = hostfiles.host_files("lab", topo, "client")
+    link1 = profile_sections(files["/etc/NetworkManager/system-connections/link1.nmconnection"][0])
+    assert link1["ipv6"] == ["method=disabled"]
+    assert "mptcp-flags" not in "".join(link1["connection"])
+
+
+def test_state_from_before_lists_the_one_address():
+    old_end = {"ifname": "link1", "address": "192.0.2.1", "prefix": 24, "cidr": "192.0.2.1/24", "family": 4}
+    assert topology.end_addresses(old_end) == [
+        {"address": "192.0.2.1", "prefix": 24, "cidr": "192.0.2.1/24", "family": 4}]
+
+
+class FakeBackend:
+    name = "nspawn"
+
+    def __init__(self, lab):
+        self.lab = lab
+
+    def net_argv(self, host, runtime, argv):
+        return argv
+
+    def host_inventory(self, host, runtime):
+        return {"ansible_connection": "fake"}
+
+
+def make_lab(tmp_path, monkeypatch, topology_name):
+    monkeypatch.setitem(lab_mod.BACKENDS, "nspawn", FakeBackend)
+    lab = lab_mod.Lab("t", state_dir=tmp_path)
+    topo = topology.load(topology_name)
+    lab.state = {"backend": "nspawn", "topology": topo, "hosts": {h: {} for h in topo["hosts"]},
+                 "links": {link: {"up": True, "rate": None} for link in topo["links"]}}
+    return lab
+
+
+def test_inventory_links_have_address_and_addresses(tmp_path, monkeypatch):
+    lab = make_lab(tmp_path, monkeypatch, "dual-stack")
+    hosts = lab.inventory()["all"]["hosts"]
+    assert hosts["client"]["mptcp_links"] == [
+        {"interface": "link1", "address": "192.0.2.2", "addresses": ["192.0.2.2", "2001:db8:1::2"]},
+        {"interface": "link2", "address": "198.51.100.2", "addresses": ["198.51.100.2", "2001:db8:2::2"]},
+    ]
+    assert hosts["client"]["mptcp_lab_interfaces"]["link1"]["gateways"] == ["192.0.2.1", "2001:db8:1::1"]
+    assert hosts["server"]["mptcp_lab_interfaces"]["link1"]["gateways"] == []
+    assert hosts["server"]["mptcp_lab_interfaces"]["link2"]["peer_addresses"] == ["198.51.100.2", "2001:db8:2::2"]
+    two = make_lab(tmp_path, monkeypatch, "two-links").inventory()["all"]["hosts"]
+    assert two["server"]["mptcp_links"][1] == {"interface": "link2", "address": "198.51.100.1",
+                                               "addresses": ["198.51.100.1"]}
+
+
+def fake_ip(monkeypatch, addresses, routes=()):
+    """Make `ip -j ...` print addresses (addr_info entries) and default routes."""
+    def run(argv, check=True, capture=False, **_kwargs):
+        argv = [str(a) for a in argv]
+        if "address" in argv:
+            return json.dumps([{"ifname": argv[-1], "addr_info": addresses}])
+        family = 6 if "-6" in argv else 4
+        return json.dumps([r for r in routes if (":" in r["gateway"]) == (family == 6)])
+    monkeypatch.setattr(lab_mod, "run", run)
+
+
+CLIENT_LINK1 = [{"family": "inet", "local": "192.0.2.2", "prefixlen": 24},
+                {"family": "inet6", "local": "2001:db8:1::2", "prefixlen": 64}]
+DEFAULTS = [{"dst": "default", "gateway": "192.0.2.1", "dev": "link1"},
+            {"dst": "default", "gateway": "2001:db8:1::1", "dev": "link1"}]
+
+
+def test_end_is_ready_with_every_address_and_its_default_routes(tmp_path, monkeypatch):
+    lab = make_lab(tmp_path, monkeypatch, "dual-stack")
+    end = lab.topo["links"]["link1"]["client"]
+    fake_ip(monkeypatch, CLIENT_LINK1, DEFAULTS)
+    assert lab._end_ready("client", {}, end) is True
+    fake_ip(monkeypatch, CLIENT_LINK1[:1], DEFAULTS)
+    assert lab._end_ready("client", {}, end) is False
+    fake_ip(monkeypatch, CLIENT_LINK1, DEFAULTS[:1])
+    assert lab._end_ready("client", {}, end) is False
+
+
+def test_a_tentative_ipv6_address_is_not_ready_and_a_failed_one_is_an_error(tmp_path, monkeypatch):
+    lab = make_lab(tmp_path, monkeypatch, "dual-stack")
+    end = lab.topo["links"]["link1"]["client"]
+    fake_ip(monkeypatch, [CLIENT_LINK1[0], dict(CLIENT_LINK1[1], tentative=True)], DEFAULTS)
+    assert lab._end_ready("client", {}, end) is False
+    fake_ip(monkeypatch, [CLIENT_LINK1[0], dict(CLIENT_LINK1[1], tentative=True, dadfailed=True)], DEFAULTS)
+    with pytest.raises(LabError, match="2001:db8:1::2 failed duplicate address detection"):
+        lab._end_ready("client", {}, end)
+
+
+def test_status_counts_a_zombie_as_dead(tmp_path, monkeypatch):
+    lab = make_lab(tmp_path, monkeypatch, "two-links")
+    lab.state["image_dir"] = "/nowhere"
+    lab.state["hosts"] = {"server": {"nspawn_pid": 1}, "client": {"nspawn_pid": 2}}
+    monkeypatch.setattr(lab_mod, "pid_alive", lambda pid: pid == 1)
+    status = lab.status().splitlines()
+    assert "  host server: running (nspawn_pid=1)" in status
+    assert "  host client: DEAD (nspawn_pid=2)" in status
+
+
+@pytest.mark.parametrize("name, good", [("molecule-default", True), ("h1-dual-stack", True),
+                                        ("h1-dual_stack", False), ("-x", False), ("a" * 41, False)])
+def test_lab_names_must_be_host_names(name, good):
+    assert bool(cli.LAB_NAME_RE.match(name)) is good
+
+
+def test_cli_turns_lab_errors_into_one_line_and_status_1(monkeypatch, capsys):
+    monkeypatch.setattr(cli.os, "geteuid", lambda: 0)
+    assert cli.main(["--lab", "h1_bad", "status"]) == 1
+    assert capsys.readouterr().err == (
+        "mptcp-lab: error: bad lab name 'h1_bad': letters, digits and '-', at most 40\n")
