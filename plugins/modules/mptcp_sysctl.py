@@ -126,6 +126,7 @@ file_value:
   sample: "1"
 """
 
+import errno
 import os
 import tempfile
 
@@ -160,11 +161,18 @@ class SysctlModule(object):
         self.path = self.params["sysctl_file"] if persistent else None
 
     def read_file(self):
+        """The file's text, None when it does not exist. Any other failure
+        (no permission, a directory, bad encoding) is an error: rewriting a
+        file that could not be read would lose what it holds."""
         try:
             with open(self.path) as handle:
                 return handle.read()
-        except (IOError, OSError):
-            return None
+        except (IOError, OSError) as exc:
+            if exc.errno == errno.ENOENT:
+                return None
+            raise MptcpError("cannot read %s: %s" % (self.path, exc.strerror or exc))
+        except UnicodeDecodeError as exc:
+            raise MptcpError("cannot read %s: it is not text (%s)" % (self.path, exc.reason))
 
     def write_file(self, content):
         if content is None:
