@@ -3,7 +3,7 @@
 # the collection made visible to Ansible under .build/collections.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help deps apt venv collection demo demo-netns test lint sanity units integration \
+.PHONY: help deps apt venv collection demo demo-netns test lint sanity units integration system \
 	lab-image molecule molecule-vms bench clean
 
 ROOT := $(CURDIR)
@@ -30,7 +30,7 @@ LAB := $(BIN)/python tests/lab/mptcp-lab
 
 help:
 	@echo "make demo   configure MPTCP on a local lab and show a transfer using several subflows"
-	@echo "make test   lint, sanity, unit, integration and molecule tests (as root)"
+	@echo "make test   lint, sanity, unit, integration, system (lab) and molecule tests (as root)"
 
 apt:
 	@missing=""; for package in $(APT_PACKAGES); do \
@@ -90,9 +90,13 @@ units: deps
 integration: deps
 	$(BIN)/pytest -q tests/integration
 
-# Real hosts: systemd-nspawn machines (default, three_links, apps) and qemu VMs.
+# Roles and playbooks on lab hosts (tests/lab): bad inputs, check mode, faults.
+system: deps lab-image
+	$(BIN)/pytest -q tests/system
+
+# Real hosts: systemd-nspawn machines (default, three_links, dual_stack, apps) and qemu VMs.
 molecule: deps lab-image
-	cd $(ROOT) && for scenario in default three_links apps; do \
+	cd $(ROOT) && for scenario in default three_links dual_stack apps; do \
 	  $(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 
@@ -100,7 +104,7 @@ molecule-vms: deps lab-image
 	$(LAB) build-image --vm
 	cd $(ROOT) && $(BIN)/molecule test -s vms
 
-test: lint sanity units integration molecule molecule-vms
+test: lint sanity units integration system molecule molecule-vms
 
 # Figures, not pass/fail: one MPTCP connection over one and two shaped links.
 bench: deps
