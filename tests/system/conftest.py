@@ -238,8 +238,7 @@ class Lab:
                                 stderr=subprocess.STDOUT if capture else None,
                                 text=True, timeout=timeout, check=False, cwd=ROOT)
         if check and result.returncode != 0:
-            raise AssertionError("%s failed (rc %d):\n%s" % (" ".join(argv), result.returncode,
-                                                              result.stdout))
+            raise AssertionError("%s failed (rc %d):\n%s" % (" ".join(argv), result.returncode, result.stdout))
         return result
 
     @property
