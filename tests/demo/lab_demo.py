@@ -33,6 +33,10 @@ def main():
     os.environ["ANSIBLE_COLLECTIONS_SCAN_SYS_PATH"] = "true"  # community.docker's nsenter connection
     try:
         run(LAB + ["up", "--topology", "two-links"])
+        # As a real client, the client has a default route (on link1), so
+        # NetworkManager has already made a subflow endpoint for it.
+        run(LAB + ["exec", "client", "--", "ip", "route", "show", "default"])
+        run(LAB + ["exec", "client", "--", "ip", "mptcp", "endpoint", "show"])
         for link in ("link1", "link2"):
             run(LAB + ["shape", link, "--rate", LINK_RATE])
         playbook("permanent.yml")

@@ -225,3 +225,12 @@ def test_cli_turns_lab_errors_into_one_line_and_status_1(monkeypatch, capsys):
     assert cli.main(["--lab", "h1_bad", "status"]) == 1
     assert capsys.readouterr().err == (
         "mptcp-lab: error: bad lab name 'h1_bad': letters, digits and '-', at most 40\n")
+
+
+@pytest.mark.parametrize("before, after", [("128\n", "1024\n"), ("1024\n", "1024\n"), ("8192\n", "8192\n")])
+def test_inotify_instances_are_raised_to_1024_never_lowered(tmp_path, monkeypatch, before, after):
+    knob = tmp_path / "max_user_instances"
+    knob.write_text(before)
+    monkeypatch.setattr(lab_mod, "INOTIFY_INSTANCES", knob)
+    lab_mod.ensure_inotify_instances()
+    assert knob.read_text() == after
