@@ -1,0 +1,208 @@
+"""The artifact users install, tested as they get it (make tarball).
+
+`ansible-galaxy collection build` makes the tarball, the oldest supported
+ansible-core installs it offline into a fresh collections path, and the
+molecule `default` scenario (create, converge with playbooks/permanent.yml,
+idempotence, verify, cleanup with playbooks/disable.yml, destroy) runs
+against that installed copy: with molecule itself on the newest
+ansible-core, and with the oldest ansible-core, which molecule no longer
+supports, by running the scenario's own playbooks in molecule's order
+(`run_scenario`). The scenario files come from the checkout; everything
+under `mptcp.multipath` (modules, roles, playbooks) comes from the install
+directory, which is the only place Ansible can find the collection.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WORK = os.path.join(ROOT, ".build", "tarball")
+DIST = os.path.join(WORK, "dist")
+INSTALLED = os.path.join(WORK, "collections")
+INSTALLED_COLLECTION = os.path.join(INSTALLED, "ansible_collections", "mptcp", "multipath")
+CORE = os.path.join(ROOT, ".venv-core")
+OLDEST, NEWEST = "2.15", "2.19"
+MAIN_BIN = os.path.join(ROOT, ".venv", "bin")
+# community.docker (the lab's nsenter connection) ships in the test venv's `ansible` package.
+COMMUNITY = next(os.path.join(ROOT, ".venv", "lib", name, "site-packages")
+                 for name in os.listdir(os.path.join(ROOT, ".venv", "lib")) if name.startswith("python3"))
+SCENARIO = "default"
+# What a user gets, and nothing else at the top of the tarball.
+EXPECTED_TOP = {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md",
+                "changelogs", "docs", "meta", "playbooks", "plugins", "roles"}
+# Build and test material that must never ship.
+NEVER = re.compile(r"^(tests|extensions|\.ci|\.venv[^/]*|\.build|\.git|Makefile|changelogs/fragments)(/|$)"
+                   r"|(^|/)(__pycache__|\.pytest_cache)(/|$)|\.pyc$")
+LAB_PREFIX = os.environ.get("MPTCP_TEST_LAB_PREFIX", "")
+
+
+def core_bin(version, tool):
+    return os.path.join(CORE, version, "bin", tool)
+
+
+def run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    assert result.returncode == 0, "%s failed (%s):\n%s\n%s" % (
+        " ".join(command), result.returncode, result.stdout[-20000:], result.stderr[-5000:])
+    return result
+
+
+def installed_env(**extra):
+    """Ansible sees the installed copy and community.docker, nothing else:
+    no ~/.ansible/collections, no checkout link, no sys.path scanning."""
+    env = dict(os.environ)
+    env.update(ANSIBLE_COLLECTIONS_PATH=INSTALLED + os.pathsep + COMMUNITY,
+               ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+               ANSIBLE_NOCOLOR="1")
+    env.pop("ANSIBLE_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def tarball():
+    """Build with the newest ansible-core, install with the oldest, offline."""
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(DIST)
+    run([os.path.join(MAIN_BIN, "ansible-galaxy"), "collection", "build", "--output-path", DIST, ROOT])
+    (name,) = os.listdir(DIST)
+    path = os.path.join(DIST, name)
+    run([core_bin(OLDEST, "ansible-galaxy"), "collection", "install", "--offline", "-p", INSTALLED, path],
+        env=installed_env())
+    return path
+
+
+def test_tarball_holds_what_users_need_and_nothing_else(tarball):
+    with open(os.path.join(ROOT, "galaxy.yml")) as handle:
+        galaxy = yaml.safe_load(handle)
+    assert os.path.basename(tarball) == "mptcp-multipath-%s.tar.gz" % galaxy["version"]
+    with tarfile.open(tarball) as archive:
+        names = [member.name for member in archive.getmembers()]
+        manifest = json.load(archive.extractfile("MANIFEST.json"))
+    assert {name.split("/")[0] for name in names} == EXPECTED_TOP
+    assert [name for name in names if NEVER.search(name)] == []
+    for needed in ("meta/runtime.yml", "meta/execution-environment.yml", "changelogs/changelog.yaml",
+                   "docs/awx.md", "playbooks/permanent.yml", "playbooks/disable.yml",
+                   "roles/mptcp/meta/argument_specs.yml", "plugins/modules/mptcp_endpoint.py"):
+        assert needed in names, needed
+    info = manifest["collection_info"]
+    assert (info["namespace"], info["name"], info["version"]) == ("mptcp", "multipath", galaxy["version"])
+    assert not [key for key in ("repository", "documentation", "homepage", "issues")
+                if "invalid" in (info.get(key) or "") or "example" in (info.get(key) or "")]
+    size = os.path.getsize(tarball)
+    print("tarball %s: %d files, %d bytes" % (os.path.basename(tarball), len(names), size))
+    # a lab image, a venv or a build directory slipping in would be megabytes
+    assert size < 512 * 1024
+
+
+@pytest.mark.parametrize("version", [OLDEST, NEWEST])
+def test_installed_copy_is_intact_and_the_only_one(tarball, version):
+    env = installed_env()
+    verify = run([core_bin(version, "ansible-galaxy"), "collection", "verify", "--offline", "mptcp.multipath"],
+                 env=env)
+    assert "Successfully verified" in verify.stdout
+    listing = run([core_bin(version, "ansible-galaxy"), "collection", "list", "mptcp.multipath",
+                   "--format", "json"], env=env)
+    assert list(json.loads(listing.stdout)) == [os.path.join(INSTALLED, "ansible_collections")]
+    # A module really runs from the install directory (read-only, on this machine).
+    result = run([core_bin(version, "ansible"), "localhost", "-vvv", "-m", "mptcp.multipath.mptcp_info",
+                  "-a", "gather=sysctls"], env=env)
+    assert "Using module file %s/plugins/modules/mptcp_info.py" % INSTALLED_COLLECTION in result.stdout
+    assert "requires_ansible" not in result.stderr and "does not support Ansible version" not in result.stderr
+
+
+def project_dir(name):
+    """A molecule project whose `.build/collections` and `playbooks` are the
+    installed copy's: molecule.yml's ANSIBLE_COLLECTIONS_PATH
+    (${MOLECULE_PROJECT_DIRECTORY}/.build/collections) then points at it."""
+    project = os.path.join(WORK, name)
+    shutil.rmtree(project, ignore_errors=True)
+    for part in (SCENARIO, "shared"):
+        shutil.copytree(os.path.join(ROOT, "extensions", "molecule", part),
+                        os.path.join(project, "extensions", "molecule", part))
+    os.makedirs(os.path.join(project, "tests"))
+    os.symlink(os.path.join(ROOT, "tests", "lab"), os.path.join(project, "tests", "lab"))
+    os.makedirs(os.path.join(project, ".build"))
+    os.symlink(INSTALLED, os.path.join(project, ".build", "collections"))
+    os.symlink(os.path.join(INSTALLED_COLLECTION, "playbooks"), os.path.join(project, "playbooks"))
+    return project
+
+
+def interpolate(value, env):
+    """molecule's ${VAR}, ${VAR:-default} and ${VAR-default} in molecule.yml."""
+    def one(match):
+        name, operator, default = match.group(1), match.group(2), match.group(3)
+        if operator == ":-":
+            return env.get(name) or default
+        if operator == "-":
+            return env.get(name, default)
+        return env.get(name, "")
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}", one, value)
+
+
+def recap(stdout):
+    """PLAY RECAP counters per host."""
+    return {match.group(1): {key: int(number) for key, number in re.findall(r"(\w+)=(\d+)", match.group(2))}
+            for match in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", stdout, re.M)}
+
+
+def run_scenario(project, version, lab):
+    """Molecule's sequence for the default scenario with one ansible-core's
+    ansible-playbook: create, converge, idempotence, verify, cleanup,
+    destroy (destroy always). Same environment, config and inventory
+    directory as molecule gives the playbooks."""
+    scenario_dir = os.path.join(project, "extensions", "molecule", SCENARIO)
+    with open(os.path.join(scenario_dir, "molecule.yml")) as handle:
+        config = yaml.safe_load(handle)
+    ephemeral = os.path.join(WORK, "ephemeral-" + version)
+    shutil.rmtree(ephemeral, ignore_errors=True)
+    os.makedirs(os.path.join(ephemeral, "inventory"))
+    with open(os.path.join(ephemeral, "ansible.cfg"), "w") as cfg:
+        for section, options in config["ansible"]["cfg"].items():
+            cfg.write("[%s]\n" % section)
+            cfg.writelines("%s = %s\n" % item for item in options.items())
+    env = installed_env(MOLECULE_PROJECT_DIRECTORY=project, MOLECULE_SCENARIO_DIRECTORY=scenario_dir,
+                        MOLECULE_SCENARIO_NAME=SCENARIO, MOLECULE_EPHEMERAL_DIRECTORY=ephemeral,
+                        ANSIBLE_CONFIG=os.path.join(ephemeral, "ansible.cfg"), MPTCP_LAB_NAME=lab)
+    for name, value in config["ansible"]["env"].items():
+        env[name] = interpolate(str(value), env)
+    # molecule.yml's own path is the install directory; the nsenter connection is added.
+    assert env["ANSIBLE_COLLECTIONS_PATH"] == os.path.join(project, ".build", "collections")
+    env["ANSIBLE_COLLECTIONS_PATH"] += os.pathsep + COMMUNITY
+    env["ANSIBLE_COLLECTIONS_SCAN_SYS_PATH"] = "false"
+    env["MPTCP_LAB_NAME"] = lab
+
+    def playbook(step):
+        return run([core_bin(version, "ansible-playbook"), "--inventory", os.path.join(ephemeral, "inventory"),
+                    os.path.join(scenario_dir, step + ".yml")], env=env, cwd=scenario_dir)
+
+    try:
+        playbook("create")
+        playbook("converge")
+        again = recap(playbook("converge").stdout)
+        assert again and all(counts["changed"] == 0 for counts in again.values()), again
+        playbook("verify")
+        playbook("cleanup")
+    finally:
+        playbook("destroy")
+
+
+def test_default_scenario_from_the_installed_copy_oldest_core(tarball):
+    run_scenario(project_dir("project-" + OLDEST), OLDEST, LAB_PREFIX + "tarball-" + OLDEST.replace(".", ""))
+
+
+def test_default_scenario_from_the_installed_copy_with_molecule(tarball):
+    project = project_dir("project-" + NEWEST)
+    env = installed_env(MPTCP_LAB_NAME=LAB_PREFIX + "tarball-" + NEWEST.replace(".", ""),
+                        PATH=MAIN_BIN + os.pathsep + os.environ["PATH"])
+    env.pop("ANSIBLE_COLLECTIONS_PATH")  # molecule.yml sets it: the project's .build/collections
+    result = subprocess.run([os.path.join(MAIN_BIN, "molecule"), "test", "-s", SCENARIO], cwd=project, env=env,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-10000:]
