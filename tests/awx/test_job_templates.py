@@ -1,0 +1,223 @@
+"""AWX / Automation Controller job templates, run by ansible-runner (make awx).
+
+AWX runs a job by laying out a private data directory and handing it to
+ansible-runner: the project checkout in project/, the inventory as a script
+in inventory/hosts, the survey answers in env/extravars (a text field gives
+a string, even for a number), the collections the project requires in
+requirements_collections/ (put on the collections path), and
+`--check` on the command line for a job of type "check". These tests build
+exactly that around playbooks/permanent.yml and playbooks/disable.yml, with
+the collection installed from its tarball, run the jobs against two lab
+hosts (tests/lab) with the ansible-core of many execution environments
+(2.16, this venv), and assert on runner's job events and on the hosts'
+real state.
+
+Run with .venv-core/2.16/bin/pytest (it has ansible-runner).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import ansible_runner
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+LAB_TOOL = os.path.join(ROOT, "tests", "lab", "mptcp-lab")
+LAB = os.environ.get("MPTCP_TEST_LAB_PREFIX", "") + "awx"
+# community.docker (the lab's nsenter connection) ships in the test venv's `ansible` package;
+# an execution environment would reach its hosts over ssh instead.
+COMMUNITY = next(os.path.join(ROOT, ".venv", "lib", name, "site-packages")
+                 for name in os.listdir(os.path.join(ROOT, ".venv", "lib")) if name.startswith("python3"))
+HOSTS = ("server", "client")
+SYSCTL_FILE = "/etc/sysctl.d/90-enable-MPTCP.conf"
+INVENTORY_SCRIPT = """#! /usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Written the way AWX writes a job's inventory: a script that prints it.
+print('''%s''')
+"""
+
+
+def lab(*args, check=True):
+    result = subprocess.run([sys.executable, LAB_TOOL, "--lab", LAB] + list(args),
+                            capture_output=True, text=True, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def on_host(host, *command):
+    return lab("exec", host, "--", *command).stdout
+
+
+def host_state(host):
+    """What the job must have changed, read on the host itself."""
+    endpoints = json.loads(on_host(host, "ip", "-j", "mptcp", "endpoint", "show") or "[]")
+    return {
+        "enabled": on_host(host, "sysctl", "-n", "net.mptcp.enabled").strip(),
+        "sysctl_file": lab("exec", host, "--", "cat", SYSCTL_FILE, check=False).stdout.strip(),
+        "unit": lab("exec", host, "--", "systemctl", "is-enabled", "set_mptcp_limit.service",
+                    check=False).stdout.strip(),
+        "endpoints": sorted(endpoint["address"] for endpoint in endpoints),
+        "flags": [on_host(host, "nmcli", "-g", "connection.mptcp-flags", "connection", "show", link).strip()
+                  for link in ("link1", "link2")],
+    }
+
+
+@pytest.fixture(scope="module")
+def awx(tmp_path_factory):
+    """The lab's hosts, and everything of a private data directory that does
+    not change from job to job: project, inventory script, collections."""
+    base = tmp_path_factory.mktemp("awx")
+    lab("down", check=False)
+    lab("up", "--topology", "two-links")
+    try:
+        inventory_file = str(base / "lab-inventory.yml")
+        with open(inventory_file, "w") as handle:
+            handle.write(lab("inventory").stdout)
+        # AWX keeps the imported inventory as JSON and renders it as a script.
+        inventory = subprocess.run([os.path.join(BIN, "ansible-inventory"), "-i", inventory_file, "--list"],
+                                   capture_output=True, text=True, check=True).stdout
+        project = base / "project"
+        files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.split()
+        for name in files:
+            if os.path.isfile(os.path.join(ROOT, name)):
+                os.makedirs(os.path.dirname(str(project / name)), exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, name), str(project / name))
+        # The project's collection, installed from the tarball a project update would fetch.
+        dist = base / "dist"
+        subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "build", "--output-path", str(dist),
+                        str(project)], capture_output=True, text=True, check=True)
+        (tarball,) = os.listdir(str(dist))
+        collections = base / "requirements_collections"
+        # (only there: a copy found on another collections path would count as installed)
+        subprocess.run([os.path.join(BIN, "ansible-galaxy"), "collection", "install", "--offline", "-p",
+                        str(collections), str(dist / tarball)], capture_output=True, text=True, check=True,
+                       env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections)))
+        assert (collections / "ansible_collections" / "mptcp" / "multipath" / "MANIFEST.json").exists()
+        yield {"base": base, "inventory": inventory, "project": project, "collections": collections}
+    finally:
+        lab("down")
+
+
+def run_job(awx, name, playbook, job_type, extravars):
+    """One job: a fresh private data directory as AWX lays it out, then
+    ansible_runner.run() as AWX calls it. Returns the runner object."""
+    data = awx["base"] / name
+    shutil.copytree(str(awx["project"]), str(data / "project"), symlinks=True)
+    (data / "inventory").mkdir()
+    script = data / "inventory" / "hosts"
+    script.write_text(INVENTORY_SCRIPT % awx["inventory"])
+    script.chmod(0o700)
+    shutil.copytree(str(awx["collections"]), str(data / "requirements_collections"))
+    (data / "env").mkdir()
+    (data / "env" / "extravars").write_text(json.dumps(extravars))
+    (data / "env" / "envvars").write_text(json.dumps({
+        "ANSIBLE_COLLECTIONS_PATH": "%s:%s" % (data / "requirements_collections", COMMUNITY),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "ANSIBLE_FORCE_COLOR": "false",
+        "ANSIBLE_HOST_KEY_CHECKING": "false",
+    }))
+    (data / "env" / "settings").write_text(json.dumps({"job_timeout": 900, "suppress_ansible_output": True}))
+    os.environ["PATH"] = BIN + os.pathsep + os.environ["PATH"]  # the EE's ansible-playbook
+    return ansible_runner.run(private_data_dir=str(data), playbook=playbook, ident=name, quiet=True,
+                              cmdline="--check" if job_type == "check" else None)
+
+
+def assert_job(job, status):
+    assert (job.status, job.rc == 0) == (status, status == "successful"), job.stdout.read()[-6000:]
+
+
+def summary(runner):
+    """Per host: ok/changed/failed from the job's final stats event, checked
+    against the per-task events it summarises."""
+    events = list(runner.events)
+    (stats,) = [event["event_data"] for event in events if event["event"] == "playbook_on_stats"]
+    failed_events = [event for event in events
+                     if event["event"] in ("runner_on_failed", "runner_on_unreachable")
+                     and not event["event_data"].get("ignore_errors")]
+    changed_events = {host: [event for event in events if event["event"] == "runner_on_ok"
+                             and event["event_data"]["host"] == host
+                             and event["event_data"]["res"].get("changed")] for host in HOSTS}
+    per_host = {}
+    for host in HOSTS:
+        per_host[host] = {
+            "ok": stats["ok"].get(host, 0),
+            "changed": stats["changed"].get(host, 0),
+            "failed": stats["failures"].get(host, 0) + stats["dark"].get(host, 0),
+        }
+        assert per_host[host]["ok"] > 0, (host, stats)
+        assert (per_host[host]["changed"] > 0) == bool(changed_events[host]), (host, stats)
+    assert not failed_events, [event["stdout"] for event in failed_events]
+    return per_host
+
+
+# A survey's text fields: numbers and booleans arrive as strings.
+PERMANENT_SURVEY = {"mptcp_link_count": "1", "mptcp_manage_packages": "false"}
+DISABLE_SURVEY = {"mptcp_manage_packages": "false"}
+
+
+def test_permanent_and_disable_job_templates(awx):
+    before = {host: host_state(host) for host in HOSTS}
+    for state in before.values():
+        # (NetworkManager may already have made an endpoint for a default route's interface)
+        assert state["sysctl_file"] == "" and state["unit"] != "enabled", state
+
+    # "check" on hosts never configured: would change, must not fail, changes nothing.
+    job = run_job(awx, "permanent-check", "playbooks/permanent.yml", "check", PERMANENT_SURVEY)
+    assert_job(job, "successful")
+    assert all(counts["changed"] > 0 and counts["failed"] == 0 for counts in summary(job).values())
+    assert {host: host_state(host) for host in HOSTS} == before
+
+    job = run_job(awx, "permanent-run", "playbooks/permanent.yml", "run", PERMANENT_SURVEY)
+    assert_job(job, "successful")
+    assert all(counts["changed"] > 0 and counts["failed"] == 0 for counts in summary(job).values())
+    configured = {host: host_state(host) for host in HOSTS}
+    for host, state in configured.items():
+        link1 = "192.0.2.1" if host == "server" else "192.0.2.2"
+        assert state["enabled"] == "1"
+        assert "net.mptcp.enabled = 1" in state["sysctl_file"].splitlines()
+        assert state["unit"] == "enabled"
+        # mptcp_link_count "1" (a string) was honoured: only the first link is an endpoint.
+        assert state["endpoints"] == [link1], state
+        assert state["flags"][0] == "0x38" and state["flags"][1] != "0x38", state
+
+    # "check" on configured hosts: nothing to change.
+    job = run_job(awx, "permanent-check-again", "playbooks/permanent.yml", "check", PERMANENT_SURVEY)
+    assert_job(job, "successful")
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in summary(job).values())
+    assert {host: host_state(host) for host in HOSTS} == configured
+
+    job = run_job(awx, "disable-check", "playbooks/disable.yml", "check", DISABLE_SURVEY)
+    assert_job(job, "successful")
+    assert all(counts["changed"] > 0 and counts["failed"] == 0 for counts in summary(job).values())
+    assert {host: host_state(host) for host in HOSTS} == configured
+
+    job = run_job(awx, "disable-run", "playbooks/disable.yml", "run", DISABLE_SURVEY)
+    assert_job(job, "successful")
+    assert all(counts["changed"] > 0 and counts["failed"] == 0 for counts in summary(job).values())
+    for host in HOSTS:
+        state = host_state(host)
+        assert state["enabled"] == "0" and state["endpoints"] == [] and state["unit"] != "enabled", state
+        assert state["flags"] == ["0x0", "0x0"], state
+
+    job = run_job(awx, "disable-check-again", "playbooks/disable.yml", "check", DISABLE_SURVEY)
+    assert_job(job, "successful")
+    assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in summary(job).values())
+
+
+def test_a_failing_job_is_reported_per_host(awx):
+    """A survey answer the role refuses: the job fails on every host, runner
+    reports it as failed per host, and nothing is changed."""
+    before = {host: host_state(host) for host in HOSTS}
+    job = run_job(awx, "permanent-bad-survey", "playbooks/permanent.yml", "run",
+                  {"mptcp_link_count": "1", "mptcp_manage_packages": "perhaps"})
+    assert_job(job, "failed")
+    events = list(job.events)
+    (stats,) = [event["event_data"] for event in events if event["event"] == "playbook_on_stats"]
+    assert {host: stats["failures"].get(host, 0) for host in HOSTS} == {"server": 1, "client": 1}
+    assert {host: host_state(host) for host in HOSTS} == before
