@@ -11,9 +11,10 @@ module: mptcp_apps_plan
 short_description: Work out which systemd units get an MPTCP drop-in
 version_added: 0.2.0
 description:
-  - Reads the host and says what the M(mptcp.multipath.mptcp_apps) role will do. It names the units that get
-    a drop-in, the units whose drop-in (one that carries the role's marker) goes away, and the running units
-    among both. It also names the services that socket units activate and where mptcpize's library is.
+  - Reads the host and says what the
+    R(mptcp.multipath.mptcp_apps,ansible_collections.mptcp.multipath.mptcp_apps_role) role will do. It names
+    the units that get a drop-in, the units whose drop-in (one that carries the role's marker) goes away, and
+    the running units among both. It also names the services that socket units activate and where mptcpize's library is.
   - Refuses, before anything is changed, malformed unit names, units systemd does not know, and C(.socket)
     units on a systemd older than O(socket_protocol_min_systemd).
   - Changes nothing.

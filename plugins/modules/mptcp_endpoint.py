@@ -20,7 +20,8 @@ description:
     before anything is changed.
   - An address that no interface has is accepted, as the kernel does, with a warning.
   - Endpoints made at runtime do not survive a reboot; use NetworkManager profiles
-    (M(mptcp.multipath.mptcp_nm_profile)) or the M(mptcp.multipath.mptcp) role for permanent ones.
+    (M(mptcp.multipath.mptcp_nm_profile)) or the
+    R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role for permanent ones.
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
@@ -111,7 +112,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Announce the server's second address to clients (seed 34.3)
+- name: Announce the server's second address to clients, until the next reboot
   mptcp.multipath.mptcp_endpoint:
     address: 198.51.100.1
     dev: enp1s0

@@ -12,8 +12,7 @@ short_description: Report the MPTCP state of a host or network namespace
 version_added: 0.1.0
 description:
   - Gathers, as structured data, what an operator otherwise reads by eye from C(sysctl -a | grep mptcp),
-    C(ip mptcp limits show), C(ip mptcp endpoint show), C(nstat MPTcp*) and C(ss -Mni) (seed sections
-    34.2 to 34.5).
+    C(ip mptcp limits show), C(ip mptcp endpoint show), C(nstat MPTcp*) and C(ss -Mni).
   - Connections come from the kernel's sock_diag interface, counters from C(/proc/net/netstat); no command
     output is parsed.
 author:

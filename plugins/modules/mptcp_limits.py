@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Sets the per-connection limits of the in-kernel path manager, what C(ip mptcp limits set) does by hand.
   - Only the limits given change; the other one keeps its value.
-  - Limits set at runtime do not survive a reboot; the M(mptcp.multipath.mptcp) role makes them persistent.
+  - Limits set at runtime do not survive a reboot; the
+    R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role makes them persistent.
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
@@ -42,11 +43,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Accept one additional address announced by the server (seed 34.3, client side)
+- name: Accept one additional address announced by the server (on the client)
   mptcp.multipath.mptcp_limits:
     add_addr_accepted: 1
 
-- name: Allow up to three additional subflows (seed 34.4)
+- name: Allow up to three additional subflows
   mptcp.multipath.mptcp_limits:
     subflows: 3
 

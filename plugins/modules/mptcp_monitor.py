@@ -11,7 +11,7 @@ module: mptcp_monitor
 short_description: Wait for and report MPTCP path-manager events
 version_added: 0.1.0
 description:
-  - Listens to the kernel's MPTCP path-manager events, what C(ip mptcp monitor) prints (seed section 34.5),
+  - Listens to the kernel's MPTCP path-manager events, what C(ip mptcp monitor) prints,
     that is connections created, established and closed, subflows established and closed, addresses announced
     and removed by the peer, subflow priority changes, listeners created and closed.
   - Listens for O(timeout) seconds, or returns as soon as an event matches O(until), or after O(max_events)
@@ -137,7 +137,7 @@ EXAMPLES = r"""
   ansible.builtin.pause:
     seconds: 1
 
-- name: Add the Wi-Fi endpoint (seed 34.5)
+- name: Add the Wi-Fi endpoint while the monitor listens
   mptcp.multipath.mptcp_endpoint:
     address: 192.0.2.3
     dev: wlp1s0

@@ -11,7 +11,7 @@ module: mptcp_nm_profile
 short_description: Set the MPTCP flags of a NetworkManager connection profile
 version_added: 0.1.0
 description:
-  - Sets C(connection.mptcp-flags) of one NetworkManager profile, what the seed document does with
+  - Sets C(connection.mptcp-flags) of one NetworkManager profile, what an administrator does by hand with
     C(nmcli connection modify <profile_name> connection.mptcp-flags signal,subflow,also-without-default-route).
     NetworkManager then makes the profile's addresses MPTCP endpoints whenever the profile is active,
     across reboots.
@@ -27,7 +27,8 @@ description:
     V(also-without-default-route), and skip link-local and ULA addresses), the device is reapplied and the task reports a change, with the
     endpoints before and after in the diff. This check needs C(ip) (iproute2) and is skipped without it.
   - NetworkManager never sets C(net.mptcp.enabled) nor the limits; use M(mptcp.multipath.mptcp_sysctl) and
-    M(mptcp.multipath.mptcp_limits), or the M(mptcp.multipath.mptcp) role, which does all of it.
+    M(mptcp.multipath.mptcp_limits), or the
+    R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role, which does all of it.
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 attributes:
@@ -80,7 +81,7 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Make a profile's addresses MPTCP endpoints, even without a default route (seed 34.4)
+- name: Make a profile's addresses MPTCP endpoints, even without a default route (a permanent configuration)
   mptcp.multipath.mptcp_nm_profile:
     name: enp4s0f1
     flags: [signal, subflow, also-without-default-route]

@@ -21,7 +21,8 @@ description:
     Fails when O(backend=networkmanager) is asked for and NetworkManager does not run, since no profile
     could then be changed.
   - Reports whether pyroute2 and iproute2 are there (RV(requirements)).
-  - The M(mptcp.multipath.mptcp) role runs it first. It changes nothing and needs no pyroute2.
+  - The R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role runs it first. It changes
+    nothing and needs no pyroute2.
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
@@ -168,7 +169,7 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Check the seed's 34.4 client configuration before applying it
+- name: Check a client's permanent configuration before applying it
   mptcp.multipath.mptcp_preflight:
     limits:
       subflows: 3

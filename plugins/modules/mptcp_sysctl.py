@@ -11,7 +11,7 @@ module: mptcp_sysctl
 short_description: Manage the net.mptcp sysctls, at runtime and in a sysctl.d file
 version_added: 0.1.0
 description:
-  - Sets one C(net.mptcp.*) sysctl now and persistently, what the seed document does with
+  - Sets one C(net.mptcp.*) sysctl now and persistently, what an administrator does by hand with
     C(echo "net.mptcp.enabled=1" > /etc/sysctl.d/90-enable-MPTCP.conf) and C(sysctl -p).
   - Only keys this kernel has are accepted (the error lists them), read-only keys are refused, and values
     are checked before anything is written (V(enabled) 0 or 1, whole numbers in range for timeouts and
@@ -71,12 +71,12 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Enable MPTCP now and at every boot (seed 34.2)
+- name: Enable MPTCP now and at every boot
   mptcp.multipath.mptcp_sysctl:
     name: net.mptcp.enabled
     value: 1
 
-- name: Disable MPTCP (seed 34.6)
+- name: Disable MPTCP now and at every boot
   mptcp.multipath.mptcp_sysctl:
     name: enabled
     value: 0
