@@ -34,11 +34,12 @@ def check_limits(limits, name="limits"):
     return _check_limits(limits, name)
 
 
-def resolve_backend(backend, namespace, nm_running):
+def resolve_backend(backend, namespace, nm_running, name="backend"):
     if backend == "auto":
         return "networkmanager" if nm_running and not namespace else "runtime"
     if backend == "networkmanager" and namespace:
-        raise MptcpError("endpoints in a network namespace (%s) can only be runtime ones, not networkmanager" % namespace)
+        raise MptcpError("%s is networkmanager, but endpoints in a network namespace (%s) can only be runtime ones"
+                         % (name, namespace))
     return backend
 
 

@@ -291,9 +291,11 @@ class PreflightModule(object):
             enter_namespace(namespace)
         except MptcpError as exc:
             raise MptcpError("%s: %s" % (names["namespace"], exc))
-        check_sysctls(self.params["sysctls"], available_keys(), names["sysctls"], check_values=enabled)
+        if self.params["sysctls"]:
+            # only then: a kernel without MPTCP has no net.mptcp keys to list
+            check_sysctls(self.params["sysctls"], available_keys(), names["sysctls"], check_values=enabled)
         nm_running = False if namespace else self.networkmanager_running()
-        backend = resolve_backend(self.params["backend"], namespace, nm_running)
+        backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"])
         kernel = kernel_version()
         default_flags = check_default_flags(self.params["default_flags"], backend, kernel, names["default_flags"])
         endpoints = [dict(endpoint, flags=default_flags if endpoint.get("flags") is None

@@ -39,8 +39,9 @@ def test_resolve_backend():
     assert resolve_backend("auto", "", True) == "networkmanager"
     assert resolve_backend("auto", "", False) == "runtime"
     assert resolve_backend("auto", "ns1", True) == "runtime"
-    with pytest.raises(MptcpError):
-        resolve_backend("networkmanager", "ns1", True)
+    with pytest.raises(MptcpError) as error:
+        resolve_backend("networkmanager", "ns1", True, "mptcp_endpoints_backend")
+    assert "mptcp_endpoints_backend is networkmanager, but endpoints in a network namespace (ns1)" in str(error.value)
 
 
 @pytest.mark.parametrize("endpoint, backend, message", [
