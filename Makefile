@@ -104,7 +104,7 @@ molecule-vms: deps lab-image
 	$(LAB) build-image --vm
 	cd $(ROOT) && $(BIN)/molecule test -s vms
 
-test: lint sanity units integration system molecule molecule-vms
+test: lint core integration system molecule molecule-vms tarball awx ee docs changelog
 
 # Figures, not pass/fail: one MPTCP connection over one and two shaped links.
 bench: deps
@@ -112,3 +112,100 @@ bench: deps
 
 clean:
 	rm -rf $(BUILD) tests/output $(SANITY_ROOT)
+
+# --- Where users run it: every supported ansible-core, the shipped tarball,
+# AWX/ansible-runner, the execution environment, the docs site, the changelog.
+.PHONY: core core-venvs core-sanity core-units core-integration tools tarball awx ee docs docs-lint changelog
+# meta/runtime.yml's requires_ansible up to the newest ansible-core that runs
+# on this machine's Python 3.11 (2.20 needs 3.12). One venv per version, pinned
+# in tests/requirements-core-<version>.txt, rebuilt only when that file changes.
+CORE_VERSIONS := 2.15 2.16 2.17 2.18 2.19
+CORE_OLDEST := $(firstword $(CORE_VERSIONS))
+CORE_VENVS := $(ROOT)/.venv-core
+# ansible-builder, antsibull-docs, antsibull-changelog: their own venv.
+TOOLS := $(ROOT)/.venv-tools
+
+$(CORE_VENVS)/%/.installed: tests/requirements-core-%.txt
+	$(MAKE) apt
+	rm -rf $(CORE_VENVS)/$*
+	$(PYTHON) -m venv $(CORE_VENVS)/$*
+	$(CORE_VENVS)/$*/bin/pip install -q -r $<
+	touch $@
+
+core-venvs: $(foreach version,$(CORE_VERSIONS),$(CORE_VENVS)/$(version)/.installed)
+
+$(TOOLS)/.installed: tests/requirements-tools.txt
+	$(MAKE) apt
+	rm -rf $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q -r $<
+	touch $@
+
+tools: $(TOOLS)/.installed
+
+# ansible-test sanity of each version (full suite on 3.11; compile and import
+# on every managed-host Python it supports from 3.6 on), then the unit tests
+# with each, then the netns integration tests with the oldest (`make
+# integration` runs them with the newest).
+core-sanity: deps core-venvs
+	for version in $(CORE_VERSIONS); do tests/core/sanity $$version || exit 1; done
+
+core-units: deps core-venvs
+	for version in $(CORE_VERSIONS); do \
+	  echo "== unit tests, ansible-core $$version"; \
+	  $(CORE_VENVS)/$$version/bin/pytest -q tests/unit || exit 1; \
+	done
+
+core-integration: deps core-venvs
+	$(CORE_VENVS)/$(CORE_OLDEST)/bin/pytest -q tests/integration
+
+core: core-sanity core-units core-integration
+
+# Build the tarball, install it offline with the oldest ansible-core, run the
+# molecule default scenario from the installed copy (oldest and newest).
+tarball: deps core-venvs lab-image
+	$(BIN)/pytest -q -s tests/tarball
+
+# playbooks/permanent.yml and disable.yml as AWX job templates (run and check)
+# through ansible-runner, on lab hosts, with the ansible-core of many EEs.
+awx: deps core-venvs lab-image
+	$(CORE_VENVS)/2.16/bin/pytest -q tests/awx
+
+# meta/execution-environment.yml and docs/execution-environment.yml checked
+# with ansible-builder (`create` and its introspection; no container engine).
+ee: deps tools
+	$(TOOLS)/bin/pytest -q -p no:cacheprovider tests/ee
+
+# The docs site under .build/docs: antsibull-docs renders the modules' and
+# roles' own documentation as rst, Sphinx makes HTML (warnings are errors;
+# nothing is fetched), and antsibull-docs lints the collection's docs.
+DOCS_SRC := $(BUILD)/docs-src
+docs: deps tools
+	rm -rf $(DOCS_SRC) $(BUILD)/docs && mkdir -p $(DOCS_SRC)/rst && chmod og-w $(DOCS_SRC)/rst
+	PATH=$(TOOLS)/bin:$$PATH antsibull-docs --config-file docs/docsite/antsibull-docs.cfg collection \
+	  --use-current --fail-on-error --dest-dir $(DOCS_SRC)/rst mptcp.multipath
+	printf '%s\n' 'mptcp.multipath' '===============' '' '.. toctree::' '   :maxdepth: 2' '' \
+	  '   collections/index' > $(DOCS_SRC)/rst/index.rst
+	PATH=$(TOOLS)/bin:$$PATH sphinx-build -W --keep-going -q -b html -c docs/docsite $(DOCS_SRC)/rst $(BUILD)/docs
+	$(MAKE) docs-lint
+	@echo "docs site: $(BUILD)/docs/index.html"
+
+docs-lint: deps tools
+	PATH=$(TOOLS)/bin:$$PATH antsibull-docs lint-collection-docs --plugin-docs .
+
+# antsibull-changelog: fragments and changelog.yaml are valid, CHANGELOG.md is
+# what changelog.yaml renders to, and the fragments render as the next release
+# (preview in .build/changelog/CHANGELOG.md). The copy lives outside the
+# checkout: inside, antsibull-changelog would take git's file list of it (none).
+CHANGELOG_TMP := /tmp/mptcp-multipath-changelog
+changelog: deps tools
+	PATH=$(TOOLS)/bin:$$PATH antsibull-changelog lint
+	PATH=$(TOOLS)/bin:$$PATH antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	rm -rf $(CHANGELOG_TMP) && mkdir -p $(CHANGELOG_TMP)
+	cp -r galaxy.yml changelogs CHANGELOG.md meta plugins roles $(CHANGELOG_TMP)/
+	cd $(CHANGELOG_TMP) && PATH=$(TOOLS)/bin:$$PATH antsibull-changelog generate
+	diff -u CHANGELOG.md $(CHANGELOG_TMP)/CHANGELOG.md || \
+	  { echo "CHANGELOG.md is not what changelogs/changelog.yaml renders to: run antsibull-changelog generate"; exit 1; }
+	cd $(CHANGELOG_TMP) && PATH=$(TOOLS)/bin:$$PATH antsibull-changelog release --date $$(date +%F)
+	mkdir -p $(BUILD)/changelog && cp $(CHANGELOG_TMP)/CHANGELOG.md $(BUILD)/changelog/CHANGELOG.md
+	@echo "the next release's notes: $(BUILD)/changelog/CHANGELOG.md"
