@@ -115,7 +115,7 @@ clean:
 
 # --- Where users run it: every supported ansible-core, the shipped tarball,
 # AWX/ansible-runner, the execution environment, the docs site, the changelog.
-.PHONY: core core-venvs core-sanity core-units core-integration tools tarball awx ee docs docs-lint changelog
+.PHONY: core core-venvs core-sanity core-units core-integration core-target-python core-old-host tools tarball awx ee docs docs-lint changelog
 # meta/runtime.yml's requires_ansible up to the newest ansible-core that runs
 # on this machine's Python 3.11 (2.20 needs 3.12). One venv per version, pinned
 # in tests/requirements-core-<version>.txt, rebuilt only when that file changes.
@@ -159,7 +159,18 @@ core-units: deps core-venvs
 core-integration: deps core-venvs
 	$(CORE_VENVS)/$(CORE_OLDEST)/bin/pytest -q tests/integration
 
-core: core-sanity core-units core-integration
+# The oldest managed hosts: Python 3.6 (RHEL 8's) in network namespaces,
+# driven by ansible-core 2.16, the last that supports it; and a Debian 11 lab
+# host (Python 3.9, pyroute2 0.5.14, NetworkManager 1.30), where what can work
+# works and the rest is refused naming the version needed.
+core-target-python: deps core-venvs
+	$(CORE_VENVS)/2.16/bin/pytest -q tests/core/test_target_python.py
+
+core-old-host: deps lab-image
+	$(LAB) build-image --image debian11
+	$(BIN)/pytest -q tests/core/test_old_host.py
+
+core: core-sanity core-units core-integration core-target-python core-old-host
 
 # Build the tarball, install it offline with the oldest ansible-core, run the
 # molecule default scenario from the installed copy (oldest and newest).

@@ -13,8 +13,10 @@ __metaclass__ = type
 
 import errno
 import ipaddress
+import re
 import socket
 import struct
+import sys
 import traceback
 from contextlib import contextmanager
 
@@ -24,11 +26,45 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags im
     encode_flags,
 )
 
+# The oldest pyroute2 the modules are tested with (Debian 12's); its MPTCP
+# socket exists since 0.5.19, so e.g. Debian 11's 0.5.14 cannot work.
+PYROUTE2_MIN_VERSION = (0, 7)
+
+
+def _pyroute2_version():
+    """The installed pyroute2's version as a string, or None: its package
+    metadata, since ``pyroute2.__version__`` is "unknown" in Debian's 0.7."""
+    try:
+        try:
+            from importlib.metadata import version  # Python 3.8+
+            return version("pyroute2")
+        except ImportError:
+            from pkg_resources import get_distribution  # older Pythons (RHEL 8's 3.6)
+            return get_distribution("pyroute2").version
+    except Exception:  # pylint: disable=broad-except  # no metadata: the capability check decides
+        return None
+
+
+def _version_tuple(text):
+    """Turn "0.7.2" into (0, 7, 2); stops at the first part that does not start with a digit."""
+    numbers = []
+    for part in text.split("."):
+        digits = re.match(r"[0-9]+", part)
+        if not digits:
+            break
+        numbers.append(int(digits.group(0)))
+    return tuple(numbers)
+
+
+# HAS_PYROUTE2: pyroute2 can be imported at all (else modules report it as a
+# missing library). PYROUTE2_UNSUPPORTED: it can, but is too old; every use of
+# the MPTCP socket then fails with that message, which names the version needed.
+PYROUTE2_VERSION = None
+PYROUTE2_UNSUPPORTED = None
 try:
-    from pyroute2 import IPRoute, MPTCP
+    from pyroute2 import IPRoute
     from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
     from pyroute2.netlink.exceptions import NetlinkError
-    from pyroute2.netlink.generic.mptcp import mptcp_msg
 except ImportError:
     HAS_PYROUTE2 = False
     PYROUTE2_IMPORT_ERROR = traceback.format_exc()
@@ -36,6 +72,24 @@ except ImportError:
 else:
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
+    PYROUTE2_VERSION = _pyroute2_version()
+    try:
+        from pyroute2 import MPTCP
+        from pyroute2.netlink.generic.mptcp import mptcp_msg
+    except ImportError:
+        MPTCP = mptcp_msg = None  # never used: MptcpNetlink refuses first
+        PYROUTE2_UNSUPPORTED = "has no MPTCP support"
+    else:
+        if PYROUTE2_VERSION and _version_tuple(PYROUTE2_VERSION) < PYROUTE2_MIN_VERSION:
+            PYROUTE2_UNSUPPORTED = "is older than the modules are tested with"
+    if PYROUTE2_UNSUPPORTED:
+        PYROUTE2_UNSUPPORTED = (
+            "pyroute2 %s of %s on this host %s: mptcp.multipath needs pyroute2 %s or newer "
+            "(Debian 12's python3-pyroute2 is 0.7.2; or pip install 'pyroute2>=%s')"
+            % (PYROUTE2_VERSION or "(version unknown)", sys.executable, PYROUTE2_UNSUPPORTED,
+               ".".join(map(str, PYROUTE2_MIN_VERSION)), ".".join(map(str, PYROUTE2_MIN_VERSION))))
+# What a check before any change (mptcp_preflight, the roles) should test.
+PYROUTE2_USABLE = HAS_PYROUTE2 and not PYROUTE2_UNSUPPORTED
 
 MPTCP_PM_CMD_SET_FLAGS = 7
 NLA_F_NESTED = 0x8000
@@ -103,6 +157,8 @@ class MptcpNetlink(object):
     """Endpoints and limits of the current network namespace."""
 
     def __init__(self):
+        if PYROUTE2_UNSUPPORTED:
+            raise MptcpError(PYROUTE2_UNSUPPORTED)
         try:
             self._sock = MPTCP()
         except (NetlinkError, OSError) as exc:
