@@ -193,10 +193,17 @@ advice:
   elements: str
   sample: ["3 subflow endpoints but a subflows limit of 2: each connection opens at most 2 additional subflows"]
 limits:
-  description: The limits the warnings were computed with (given ones, else the running kernel's).
+  description:
+    - The limits the warnings were computed with (given ones, else the running kernel's; only the given
+      ones when pyroute2 is not there yet).
   returned: always
   type: dict
   sample: {subflows: 2, add_addr_accepted: 0}
+limits_to_set:
+  description: The given limits, checked and as integers, without the ones left out.
+  returned: always
+  type: dict
+  sample: {subflows: 3}
 endpoints:
   description:
     - The endpoints with O(default_flags) applied, in the form the backend's module takes them
@@ -227,14 +234,13 @@ requirements:
   sample: {pyroute2: true, iproute2: true}
 """
 
-import re
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
-from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import HAS_PYROUTE2
+from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import HAS_PYROUTE2, MptcpNetlink
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
@@ -263,25 +269,26 @@ class PreflightModule(object):
         self.module = module
         self.params = module.params
 
-    def command(self, argv):
-        """Output of a read-only command, or None when it is missing or fails."""
-        binary = self.module.get_bin_path(argv[0])
-        if not binary:
-            return None
-        rc, stdout, _stderr = self.module.run_command([binary] + argv[1:], environ_update={"LC_ALL": "C"})
-        return stdout if rc == 0 else None
-
     def networkmanager_running(self):
-        return (self.command(["nmcli", "-t", "-f", "RUNNING", "general", "status"]) or "").strip() == "running"
+        try:
+            Nmcli(self.module).check_running()
+        except MptcpError:
+            return False  # not installed, or installed and not running
+        return True
 
-    def kernel_limits(self):
-        text = self.command(["ip", "mptcp", "limits", "show"]) or ""
-        return dict((name, int(value)) for name, value in re.findall(r"(subflows|add_addr_accepted) (\d+)", text))
+    @staticmethod
+    def kernel_limits():
+        """The running kernel's limits, for the advice; without pyroute2
+        (check mode on a fresh host) only the given limits count."""
+        if not HAS_PYROUTE2:
+            return {}
+        with MptcpNetlink() as kernel:
+            return kernel.limits()
 
     def run(self):
         names = dict((option, (self.params["variable_names"] or {}).get(option) or option) for option in OPTION_NAMES)
         enabled = self.params["state"] == "enabled"
-        check_limits(self.params["limits"], names["limits"])
+        wanted_limits = check_limits(self.params["limits"], names["limits"])
         namespace = self.params["namespace"]
         if not namespace:
             check_sysctl_file(self.params["sysctl_file"], names["sysctl_file"])
@@ -306,8 +313,7 @@ class PreflightModule(object):
             profiles = [profile["name"] for profile in Nmcli(self.module).profiles()]
             check_interfaces(self.params["disabled_interfaces"], interfaces, names["disabled_interfaces"])
         endpoints = check_endpoints(endpoints, backend, interfaces, kernel, names["endpoints"], profiles)
-        limits = dict(self.kernel_limits(), **dict((key, value) for key, value in self.params["limits"].items()
-                                                   if value is not None))
+        limits = dict(self.kernel_limits(), **wanted_limits)
         if backend == "networkmanager" and not nm_running:
             # Fatal here, not at the first profile task: by then the sysctl
             # file, the limits and their unit would already have been changed.
@@ -323,6 +329,7 @@ class PreflightModule(object):
         for warning in warnings:
             self.module.warn(warning)
         return {"changed": False, "backend": backend, "advice": warnings, "limits": limits,
+                "limits_to_set": wanted_limits,
                 "endpoints": normalize_endpoints(endpoints, backend, self.params["default_flags"]),
                 "networkmanager_running": nm_running,
                 "requirements": {"pyroute2": HAS_PYROUTE2, "iproute2": bool(self.module.get_bin_path("ip"))}}
