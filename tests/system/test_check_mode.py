@@ -33,7 +33,7 @@ def fresh_lab(lab_factory):
     return lab
 
 
-@pytest.mark.parametrize("playbook, extra_vars", PLAYBOOKS, ids=[p.split("/")[1] for p, _ in PLAYBOOKS])
+@pytest.mark.parametrize("playbook, extra_vars", PLAYBOOKS, ids=[path.split("/")[1] for path, _extra in PLAYBOOKS])
 def test_check_mode_on_a_fresh_host_changes_nothing_and_fails_nowhere(fresh_lab, playbook, extra_vars):
     before = {host: fresh_lab.snapshot(host) for host in ("server", "client")}
     result = fresh_lab.playbook(playbook, extra_vars=extra_vars, check=True, diff=True)
