@@ -1,9 +1,9 @@
 """Check mode on hosts that never saw the collection, as an AWX "Check" job
 template runs it: every playbook with --check --diff against a fresh lab
 whose client has a default route on its first link (NetworkManager has
-already made a subflow endpoint for it) and lacks pyroute2, python3-apt and
-mptcpize. Nothing may fail, nothing may change on either host, and the run
-must say what a real run would do."""
+already made a subflow endpoint for it) and lacks pyroute2, python3-apt,
+mptcpize and its library. Nothing may fail, nothing may change on either
+host, and the run must say what a real run would do."""
 
 import pytest
 
@@ -21,7 +21,7 @@ PLAYBOOKS = [
     ("playbooks/verify.yml", None),
     ("playbooks/disable.yml", None),
 ]
-FRESH_CLIENT_LACKS = ["python3-pyroute2", "python3-apt", "mptcpize"]
+FRESH_CLIENT_LACKS = ["python3-pyroute2", "python3-apt", "mptcpize", "libmptcpwrap0"]
 
 
 @pytest.fixture(scope="module")
