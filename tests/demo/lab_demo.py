@@ -51,4 +51,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except subprocess.CalledProcessError as exc:
+        # the failing step's own output is above; no Python traceback
+        sys.exit("make demo: this step failed (exit status %d): %s" % (exc.returncode, " ".join(exc.cmd)))
