@@ -18,9 +18,10 @@ description:
     endpoints of mixed address families, and NetworkManager interfaces without a default route and without
     C(also-without-default-route).
   - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(runtime).
-    Fails when O(backend=networkmanager) is asked for and NetworkManager does not run, since no profile
-    could then be changed.
-  - Reports whether pyroute2 and iproute2 are there (RV(requirements)).
+    Fails when O(backend=networkmanager) is asked for and NetworkManager does not run or is older than 1.40
+    (no C(connection.mptcp-flags)), since no profile could then be changed.
+  - Reports whether a usable pyroute2 and iproute2 are there (RV(requirements)), and fails when pyroute2 is
+    installed but too old for MPTCP (installing the package again would not help).
   - The R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role runs it first. It changes
     nothing and needs no pyroute2.
 author:
@@ -50,7 +51,7 @@ options:
         type: int
   endpoints:
     description:
-      - The endpoints the configuration will make, as the M(mptcp.multipath.mptcp) role takes them.
+      - The endpoints the configuration will make, as the R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role takes them.
       - Runtime endpoints need O(endpoints[].address); NetworkManager ones need O(endpoints[].interface) or
         O(endpoints[].profile) (not both), and an address given to them must be valid too.
       - No address, id, interface or profile may be listed twice; runtime endpoints are at most 8.
@@ -134,7 +135,7 @@ options:
   variable_names:
     description:
       - How the messages name each option, for example the variables of the role that passes them
-        (the M(mptcp.multipath.mptcp) role passes C(mptcp_limits) for O(limits) and so on).
+        (the R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role passes C(mptcp_limits) for O(limits) and so on).
         An option left out is named as itself.
     type: dict
     default: {}
@@ -226,7 +227,7 @@ requirements:
   type: dict
   contains:
     pyroute2:
-      description: Whether pyroute2 can be imported by the Python that runs the modules.
+      description: Whether a pyroute2 with MPTCP support (0.7 or newer) can be imported by the Python that runs the modules.
       type: bool
     iproute2:
       description: Whether the C(ip) command exists.
@@ -240,9 +241,15 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
-from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import HAS_PYROUTE2, MptcpNetlink
+from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
+    HAS_PYROUTE2,
+    PYROUTE2_UNSUPPORTED,
+    PYROUTE2_USABLE,
+    MptcpNetlink,
+)
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
     ENDPOINT_FLAGS,
@@ -280,7 +287,7 @@ class PreflightModule(object):
     def kernel_limits():
         """The running kernel's limits, for the advice; without pyroute2
         (check mode on a fresh host) only the given limits count."""
-        if not HAS_PYROUTE2:
+        if not PYROUTE2_USABLE:
             return {}
         with MptcpNetlink() as kernel:
             return kernel.limits()
@@ -314,12 +321,22 @@ class PreflightModule(object):
             check_interfaces(self.params["disabled_interfaces"], interfaces, names["disabled_interfaces"])
         endpoints = check_endpoints(endpoints, backend, interfaces, kernel, names["endpoints"], profiles)
         limits = dict(self.kernel_limits(), **wanted_limits)
+        # Fatal here, not at the first task that needs it: by then the sysctl
+        # file, the limits and their unit would already have been changed.
         if backend == "networkmanager" and not nm_running:
-            # Fatal here, not at the first profile task: by then the sysctl
-            # file, the limits and their unit would already have been changed.
             raise MptcpError(
                 "%s is networkmanager but NetworkManager is not running on this host: "
                 "start it (systemctl start NetworkManager), or choose %s=runtime" % (names["backend"], names["backend"]))
+        if backend == "networkmanager":
+            version = Nmcli(self.module).version()
+            if version[:2] < NM_MIN_VERSION:
+                raise MptcpError(
+                    "%s is networkmanager but NetworkManager %s on this host has no connection.mptcp-flags "
+                    "(it needs %d.%d or newer): choose %s=runtime"
+                    % ((names["backend"], ".".join(map(str, version))) + NM_MIN_VERSION + (names["backend"],)))
+        if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
+            # installed but too old: installing "the package" again would not help
+            raise MptcpError(PYROUTE2_UNSUPPORTED)
         warnings = []
         if self.params["state"] == "enabled":
             default_routes = set()
@@ -332,7 +349,7 @@ class PreflightModule(object):
                 "limits_to_set": wanted_limits,
                 "endpoints": normalize_endpoints(endpoints, backend, self.params["default_flags"]),
                 "networkmanager_running": nm_running,
-                "requirements": {"pyroute2": HAS_PYROUTE2, "iproute2": bool(self.module.get_bin_path("ip"))}}
+                "requirements": {"pyroute2": PYROUTE2_USABLE, "iproute2": bool(self.module.get_bin_path("ip"))}}
 
     def ip_binary(self):
         binary = self.module.get_bin_path("ip")

@@ -154,7 +154,9 @@ def send(args):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    verbs = parser.add_subparsers(dest="verb", required=True)
+    # required= as a keyword needs Python 3.7 (RHEL 8 has 3.6)
+    verbs = parser.add_subparsers(dest="verb")
+    verbs.required = True
     receiver = verbs.add_parser("receive")
     receiver.add_argument("--bind", default="0.0.0.0")
     receiver.add_argument("--port", type=int, default=5201)
