@@ -106,3 +106,32 @@ def test_networkmanager_without_mptcp_flags_is_refused_naming_the_version(invent
         assert "Traceback" not in output, output
     assert on_host("nmcli", "-g", "ipv4.addresses,connection.autoconnect", "connection", "show", "link1") \
         == flags_before
+
+
+def host_state():
+    """What permanent.yml and temporary.yml would change on the server."""
+    return {command[-1]: on_host(*command) for command in (
+        ["sysctl", "-n", "net.mptcp.enabled"], ["ip", "mptcp", "limits", "show"],
+        ["ip", "mptcp", "endpoint", "show"], ["ls", "-A", "/etc/sysctl.d", "/etc/systemd/system"],
+        ["nmcli", "-t", "-f", "NAME,UUID", "connection", "show"])}
+
+
+@pytest.mark.parametrize("playbook, message", [
+    # the networkmanager backend: NetworkManager 1.30 is named first
+    ("playbooks/permanent.yml", "NetworkManager 1.30"),
+    # the runtime backend: pyroute2 0.5.14 is named
+    ("playbooks/temporary.yml", "pyroute2 0.5.14"),
+])
+def test_the_roles_refuse_before_the_first_change(inventory, playbook, message):
+    before = host_state()
+    for extra in (["--check"], []):
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="true", ANSIBLE_NOCOLOR="1")
+        result = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", inventory, "--limit", "server",
+                                 os.path.join(ROOT, playbook)] + extra, capture_output=True, text=True, env=env,
+                                check=False)
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, output
+        assert message in output and "Traceback" not in output, output
+        # the preflight is the first task of the role to fail, and nothing before it changed
+        assert "changed=0" in output and "failed=1" in output, output
+    assert host_state() == before
