@@ -69,6 +69,10 @@ options:
         brought up.
       - Also reapply an active profile whose flags are right but whose device lacks endpoints that
         NetworkManager makes for it. V(false) changes only the profile.
+      - When the endpoints still do not come within a few seconds of a reapply, the profile is activated
+        again (C(nmcli connection up)), which takes the device's addresses away for a moment. NetworkManager
+        1.42 makes no endpoints for a device it assumed at its start (it restarted while the device was
+        being changed) until the device is activated again.
     type: bool
     default: true
 requirements:
@@ -136,6 +140,13 @@ applied:
   returned: always
   type: bool
   sample: true
+reactivated:
+  description:
+    - Whether the profile was activated again because a reapply did not make NetworkManager add the
+      endpoints (a device it assumed when it started, for example after a restart during the run).
+  returned: always
+  type: bool
+  sample: false
 endpoints:
   description:
     - The kernel endpoints of the profile's active device after the task (and those of the addresses
@@ -181,7 +192,7 @@ INTERFACE_FIELD = "connection.interface-name"
 MPTCP_ENABLED_PATH = "/proc/sys/net/mptcp/enabled"
 # How long to wait for NetworkManager to make the endpoints after a reapply
 # (it does so from its main loop, shortly after the call returns).
-ENDPOINT_WAIT_SECONDS = 10
+ENDPOINT_WAIT_SECONDS = 5
 
 
 def choose_profile(profiles, name=None, uuid=None, interface=None, interface_names=None):
@@ -307,7 +318,7 @@ class NmProfileModule(object):
                     endpoints, device, self.wanted_endpoints(wanted_bits, device)[0] if flags_changed else wanted)
 
         changed = flags_changed or bool(missing)
-        applied = False
+        applied = reactivated = False
         after_bits = wanted_bits if flags_changed else before_bits
         if changed and not self.module.check_mode:
             if flags_changed:
@@ -317,7 +328,7 @@ class NmProfileModule(object):
                 applied = True
             after_bits = parse_nm_flags(nmcli.fields(profile["uuid"], [FLAGS_FIELD]).get(FLAGS_FIELD))
             if applied and check_endpoints:
-                endpoints_after = self.endpoints_after_reapply(after_bits, device)
+                endpoints_after, reactivated = self.endpoints_after_reapply(nmcli, profile, after_bits, device)
 
         before, after = decode_nm_flags(before_bits), decode_nm_flags(after_bits)
         diff = {"before": {FLAGS_FIELD: before}, "after": {FLAGS_FIELD: after}}
@@ -330,24 +341,34 @@ class NmProfileModule(object):
             "flags": after,
             "previous_flags": before,
             "applied": applied,
+            "reactivated": reactivated,
             "endpoints": endpoints_after,
             "missing_endpoints": missing,
             "diff": diff,
         }
 
-    def endpoints_after_reapply(self, bits, device):
-        """The device's endpoints once NetworkManager has made the ones it makes (or a warning)."""
-        deadline = time.time() + ENDPOINT_WAIT_SECONDS
+    def endpoints_after_reapply(self, nmcli, profile, bits, device):
+        """(the device's endpoints once NetworkManager has made the ones it makes,
+        whether the profile had to be activated again). A device that
+        NetworkManager assumed when it started (e.g. it restarted during a run)
+        gets no endpoints from a reapply, only from a new activation."""
+        reactivated = False
         while True:
-            wanted, endpoints = self.wanted_endpoints(bits, device)
-            missing = missing_nm_endpoints(wanted or {}, endpoints, device)
-            if not missing or time.time() > deadline:
+            deadline = time.time() + ENDPOINT_WAIT_SECONDS
+            while True:
+                wanted, endpoints = self.wanted_endpoints(bits, device)
+                missing = missing_nm_endpoints(wanted or {}, endpoints, device)
+                if not missing or time.time() > deadline:
+                    break
+                time.sleep(0.2)
+            if not missing or reactivated:
                 break
-            time.sleep(0.2)
+            nmcli.up(profile["uuid"])
+            reactivated = True
         if missing:
-            self.module.warn("NetworkManager made no endpoint for %s on %s within %d s of the reapply"
-                             % (", ".join(missing), device, ENDPOINT_WAIT_SECONDS))
-        return self.device_view(endpoints, device, wanted)
+            self.module.warn("NetworkManager made no endpoint for %s on %s, neither after a reapply nor after "
+                             "activating %s again" % (", ".join(missing), device, profile["name"]))
+        return self.device_view(endpoints, device, wanted), reactivated
 
 
 def main():
