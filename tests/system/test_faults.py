@@ -300,13 +300,17 @@ def test_networkmanager_stopped_before_a_run(nm):
     nm.converge(what="after NetworkManager is back", rerun=True)
 
 
-def test_networkmanager_restarted_during_a_run(nm, tmp_path):
+@pytest.mark.parametrize("delay", [0.0, 0.25])
+def test_networkmanager_restarted_during_a_run(nm, tmp_path, delay):
     """permanent.yml from the disabled state; NetworkManager restarted on both
-    hosts the moment the run reaches its profile task."""
+    hosts when the run reaches its profile task, and a quarter second later
+    (NetworkManager then often comes back with the device assumed half-way
+    through a change)."""
     nm.ensure(DISABLE)
     lab = nm.lab
     run = BackgroundPlaybook(lab, PERMANENT, tmp_path / "run.log")
     assert run.wait_for_output(NM_TASK, RUN_TIMEOUT), "the run never reached the profile task:\n" + run.output
+    time.sleep(delay)
     restarts = [subprocess.Popen(LAB_TOOL + ["--lab", lab.name, "exec", host, "--", "systemctl", "restart",
                                              "NetworkManager"], cwd=ROOT) for host in HOSTS]
     for proc in restarts:
@@ -318,10 +322,10 @@ def test_networkmanager_restarted_during_a_run(nm, tmp_path):
         messages = [line.strip() for line in result.output.splitlines()
                     if '"msg":' in line or line.startswith(("[ERROR]", "[WARNING]"))]
         assert any("NetworkManager" in line for line in messages), tail(result)
-        note("NetworkManager restarted during the profile task: the run failed: %s" % messages[:3])
+        note("NetworkManager restarted %.2f s into the profile task: the run failed: %s" % (delay, messages[:3]))
     else:
-        note("NetworkManager restarted during the profile task: the run succeeded (changed %s)"
-             % {host: counts["changed"] for host, counts in result.recap.items()})
+        note("NetworkManager restarted %.2f s into the profile task: the run succeeded (changed %s)"
+             % (delay, {host: counts["changed"] for host, counts in result.recap.items()}))
     for host in HOSTS:
         lab.exec(host, ["nm-online", "-s", "-q", "-t", "60"], check=True)
     nm.converge(what="after NetworkManager restarted during a run", rerun=True)
@@ -395,7 +399,8 @@ def test_killed_runs_leave_old_or_new_files_and_converge(nm, tmp_path):
                 "kill %d: %s was %s the wanted state, yet the converge changed %s:\n%s" % (
                     index, host, "off" if off else "in", changed_tasks(result.output).get(host), tail(result)))
         nm.assert_state("after kill %d" % index, playbook)
-        nm.assert_rerun_unchanged(playbook, "kill %d" % index)
+        if not unchanged(result):  # a converge that changed nothing was its own re-run
+            nm.assert_rerun_unchanged(playbook, "kill %d" % index)
         note("kill %d, %s@%.2fs: %d processes killed, last task %r, converge changed %s, Ansible tmp dirs left %s"
              % (index, playbook.split("/")[-1], offset, len(killed), last_task[:80].rstrip(" *"),
                 {h: c["changed"] for h, c in result.recap.items()}, leftovers))
@@ -508,11 +513,12 @@ def test_link_flap_runtime_backend(runtime, tmp_path):
     assert before >= 1, sent["samples"]
     drift = {host: [e for e in state(snapshot(lab, host))["endpoints"] if e not in runtime.wanted[host]["endpoints"]]
              for host in HOSTS}
+    note("link2 flap, runtime backend: %d MiB intact (sha256 %s...), wanted endpoints present %.1f s after link up, "
+         "running connection subflows %d -> %d -> %s (back to %d after %s s); endpoints beside the converged "
+         "ones after the flap %s" % (FLOW_BYTES >> 20, sent["sha256"][:12], endpoints_seconds, before, during, most,
+                                      before, back, drift))
     result = runtime.converge(what="after the flap (runtime backend)", rerun=True)
     fresh = new_connection_subflows(lab, tmp_path, 7202)
     assert fresh == before, "a new connection after the flap has %d subflows, before it %d" % (fresh, before)
-    note("link2 flap, runtime backend: %d MiB intact, wanted endpoints present %.1f s after link up, "
-         "running connection subflows %d -> %d -> %s (back to %d after %s s), new connection %d after the "
-         "converge; endpoints that appeared during the flap %s; the converge changed %s"
-         % (FLOW_BYTES >> 20, endpoints_seconds, before, during, most, before, back, fresh, drift,
-            changed_tasks(result.output)))
+    note("runtime backend after the flap: the converge changed %s; a new connection has %d subflows"
+         % (changed_tasks(result.output), fresh))
