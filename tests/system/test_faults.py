@@ -515,8 +515,8 @@ def test_link_flap_runtime_backend(runtime, tmp_path):
              for host in HOSTS}
     note("link2 flap, runtime backend: %d MiB intact (sha256 %s...), wanted endpoints present %.1f s after link up, "
          "running connection subflows %d -> %d -> %s (back to %d after %s s); endpoints beside the converged "
-         "ones after the flap %s" % (FLOW_BYTES >> 20, sent["sha256"][:12], endpoints_seconds, before, during, most,
-                                      before, back, drift))
+         "ones after the flap %s"
+         % (FLOW_BYTES >> 20, sent["sha256"][:12], endpoints_seconds, before, during, most, before, back, drift))
     result = runtime.converge(what="after the flap (runtime backend)", rerun=True)
     fresh = new_connection_subflows(lab, tmp_path, 7202)
     assert fresh == before, "a new connection after the flap has %d subflows, before it %d" % (fresh, before)
