@@ -45,8 +45,8 @@ from _fault_support import (
 )
 from conftest import LAB_TOOL, ROOT, diff_snapshots
 
-NM_LAB = "h3-faults"
-RUNTIME_LAB = "h3-faults-rt"
+NM_LAB = "sys-faults"
+RUNTIME_LAB = "sys-faults-rt"
 HOSTS = ("server", "client")
 RUN_TIMEOUT = 300  # one playbook run on two nspawn hosts takes 6-20 s here
 SEED = int(os.environ.get("MPTCP_FAULT_SEED", "20261127"))
