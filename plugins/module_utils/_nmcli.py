@@ -205,6 +205,29 @@ def describe_endpoint(endpoint):
                     + list(endpoint["flags"]) + (["dev %s" % endpoint["dev"]] if endpoint["dev"] else []))
 
 
+def choose_profile(profiles, name=None, uuid=None, interface=None, interface_names=None):
+    """The one profile the user means, or an error that lists the candidates.
+    ``interface_names`` maps a profile UUID to its connection.interface-name."""
+    if uuid:
+        matches = [profile for profile in profiles if profile["uuid"] == uuid]
+        wanted = "uuid %s" % uuid
+    elif name:
+        matches = [profile for profile in profiles if profile["name"] == name]
+        wanted = "name %r" % name
+    else:
+        matches = [profile for profile in profiles if profile["active"] and profile["device"] == interface]
+        if not matches:
+            matches = [profile for profile in profiles if (interface_names or {}).get(profile["uuid"]) == interface]
+        wanted = "interface %r" % interface
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join("%s (%s)" % (profile["name"], profile["uuid"]) for profile in profiles) or "none"
+    if not matches:
+        raise MptcpError("no NetworkManager profile with %s; profiles: %s" % (wanted, known))
+    raise MptcpError("several NetworkManager profiles match %s: %s; choose one by uuid"
+                     % (wanted, ", ".join("%s (%s)" % (profile["name"], profile["uuid"]) for profile in matches)))
+
+
 class Nmcli(object):
     """Runs the COMMANDS table through AnsibleModule.run_command."""
 

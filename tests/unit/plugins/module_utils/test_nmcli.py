@@ -3,6 +3,7 @@ import pytest
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
     Nmcli,
+    choose_profile,
     decode_nm_flags,
     effective_nm_flags,
     encode_nm_flags,
@@ -11,7 +12,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
     parse_version,
     split_terse,
 )
-from ansible_collections.mptcp.multipath.plugins.modules.mptcp_nm_profile import choose_profile
 
 
 def test_split_terse_handles_escaped_colons_and_backslashes():
