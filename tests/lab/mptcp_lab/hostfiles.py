@@ -1,5 +1,8 @@
 """Files that make a lab host out of the shared image: hostname, /etc/hosts
-and one NetworkManager keyfile profile per link (named after the link).
+and one NetworkManager keyfile profile per link (named after the link), or,
+in a topology with `network: networkd`, one systemd-networkd .network file
+per link, networkd enabled and NetworkManager masked (a unit linked to
+/dev/null: the image stays shared, so the package is not removed).
 
 Both backends write the same files: nspawn into the machine's overlay upper
 directory, qemu onto a small seed disk that the image copies on first boot.
@@ -10,7 +13,7 @@ using nmcli) changed since.
 import ipaddress
 import uuid
 
-from .topology import end_addresses, host_links
+from .topology import end_addresses, host_links, network_of
 
 # A fixed namespace so a profile's UUID depends only on lab, host and link.
 UUID_NS = uuid.UUID("7d3c2f0e-4b8a-4c5e-9a51-6d7074637061")
@@ -51,8 +54,31 @@ def nm_profile(lab, host, name, ifname=None, addresses=(), mptcp_flags=None, gat
     return "\n".join(lines) + "\n"
 
 
+# Symlinks (mode None) that enable systemd-networkd and mask NetworkManager,
+# as `systemctl enable/mask` would; wait-online waits for the links.
+NETWORKD_UNITS = {
+    "/etc/systemd/system/multi-user.target.wants/systemd-networkd.service": "/lib/systemd/system/systemd-networkd.service",
+    "/etc/systemd/system/sockets.target.wants/systemd-networkd.socket": "/lib/systemd/system/systemd-networkd.socket",
+    "/etc/systemd/system/network-online.target.wants/systemd-networkd-wait-online.service":
+        "/lib/systemd/system/systemd-networkd-wait-online.service",
+    "/etc/systemd/system/NetworkManager.service": "/dev/null",
+    "/etc/systemd/system/NetworkManager-wait-online.service": "/dev/null",
+    "/etc/systemd/system/NetworkManager-dispatcher.service": "/dev/null",
+}
+
+
+def networkd_file(name, addresses=(), gateways=()):
+    """A .network file for interface `name`: static addresses, a default
+    route through each gateway, no DHCP and no router advertisements (the
+    lab's links are point-to-point test paths)."""
+    lines = ["[Match]", f"Name={name}", "", "[Network]", "DHCP=no", "IPv6AcceptRA=no"]
+    lines += [f"Address={a['cidr']}" for a in addresses]
+    lines += [f"Gateway={gateway}" for gateway in gateways]
+    return "\n".join(lines) + "\n"
+
+
 def host_files(lab, topo, host, extra_profiles=()):
-    """{absolute path: (content, mode)} for one host."""
+    """{absolute path: (content, mode)} for one host; mode None is a symlink to content."""
     files = {"/etc/hostname": (f"{host}\n", 0o644)}
     hosts_lines = ["127.0.0.1 localhost", f"127.0.1.1 {host}"]
     for other in topo["hosts"]:
@@ -63,6 +89,12 @@ def host_files(lab, topo, host, extra_profiles=()):
         if shared:
             hosts_lines.append(f"{shared[0]['address']} {other}")
     files["/etc/hosts"] = ("\n".join(hosts_lines) + "\n", 0o644)
+    if network_of(topo) == "networkd":
+        files.update((path, (target, None)) for path, target in NETWORKD_UNITS.items())
+        for link, end, _peer, _peer_end in host_links(topo, host):
+            files[f"/etc/systemd/network/10-{link}.network"] = (
+                networkd_file(end["ifname"], end_addresses(end), end.get("gateways", ())), 0o644)
+        return files
     for link, end, _peer, _peer_end in host_links(topo, host):
         files[f"/etc/NetworkManager/system-connections/{link}.nmconnection"] = (
             nm_profile(lab, host, link, ifname=end["ifname"], addresses=end_addresses(end),
@@ -79,5 +111,8 @@ def write_tree(root, files):
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists() or target.is_symlink():
             target.unlink()
+        if mode is None:
+            target.symlink_to(content)
+            continue
         target.write_text(content)
         target.chmod(mode)

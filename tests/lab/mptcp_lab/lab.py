@@ -102,6 +102,9 @@ class Lab:
             raise LabError(f"lab {self.name} is already up (state in {self.state_dir}); "
                            "run `down` first")
         topo = topology_mod.load(topology)
+        if backend != "nspawn" and topology_mod.network_of(topo) != "networkmanager":
+            # a VM's management NIC has a NetworkManager profile of its own
+            raise LabError(f"topology {topology}: network {topo['network']} is for nspawn hosts only")
         img = Image(image)
         build_s = img.ensure()
         self.state = {"name": self.name, "backend": backend, "image": image,
@@ -325,6 +328,8 @@ class Lab:
                      "ansible_become": False,
                      "mptcp_lab_name": self.name,
                      "mptcp_lab_backend": self.state["backend"],
+                     # what configures the addresses: networkmanager or networkd
+                     "mptcp_lab_network": topology_mod.network_of(self.topo),
                      "mptcp_lab_links": self.topo["links"]},
             "hosts": hosts,
             "children": groups,

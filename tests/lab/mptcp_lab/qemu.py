@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from .hostfiles import nm_profile, write_tree
+from .nspawn import WAIT_NETWORK_MANAGER
 from .util import LabError, log, pid_alive, run, wait_for
 
 SSH_OPTIONS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
@@ -159,7 +160,7 @@ class QemuBackend:
         runtime["boot_id"] = wait_for(ssh_up, timeout, f"{host} ssh", interval=1)
         run(self.ssh_argv(host, ["systemctl", "is-system-running", "--wait"]), check=False,
             capture=True)
-        run(self.ssh_argv(host, ["nm-online", "--wait-for-startup", "--timeout=60", "--quiet"]))
+        run(self.ssh_argv(host, WAIT_NETWORK_MANAGER))
 
     def stop(self, host, runtime, timeout=60):
         pid = runtime.get("qemu_pid")

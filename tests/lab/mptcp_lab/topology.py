@@ -9,11 +9,16 @@
         server: [198.51.100.1/24, 2001:db8:2::1/64]
         client: [198.51.100.2/24, 2001:db8:2::2/64]
     default_route: true                       # the default
+    network: networkmanager                   # the default; or networkd
 
 Every link joins exactly two hosts. Inside each host the link's interface is
 named after the link (so at most 15 characters), and NetworkManager has a
 keyfile profile of the same name carrying the addresses. Both ends of a link
 have addresses of the same families, each in the same subnet as the peer's.
+
+network: networkd gives hosts without NetworkManager instead: its unit is
+masked, systemd-networkd is enabled, and each link has a .network file of
+the same name (/etc/systemd/network/) carrying the addresses and routes.
 
 default_route (on unless the file says `default_route: false`): every host
 in group `clients` gets a default route on its first link (the first in the
@@ -32,6 +37,8 @@ from .util import LabError
 TOPOLOGIES_DIR = Path(__file__).resolve().parent.parent / "topologies"
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,14}$")
 CLIENT_GROUP = "clients"
+# What configures the hosts' addresses (see hostfiles.py).
+NETWORKS = ("networkmanager", "networkd")
 
 
 def resolve(name_or_path):
@@ -94,17 +101,20 @@ def load(name_or_path):
     hosts = raw.get("hosts") or {}
     links = raw.get("links") or {}
     default_route = raw.get("default_route", True)
+    network = raw.get("network", "networkmanager")
     if not hosts or not links or not isinstance(hosts, dict) or not isinstance(links, dict):
         raise LabError(f"{path}: needs hosts and links")
     if not isinstance(default_route, bool):
         raise LabError(f"{path}: default_route must be true or false, not {default_route!r}")
-    unknown = set(raw) - {"hosts", "links", "default_route"}
+    if network not in NETWORKS:
+        raise LabError(f"{path}: network must be one of {', '.join(NETWORKS)}, not {network!r}")
+    unknown = set(raw) - {"hosts", "links", "default_route", "network"}
     if unknown:
         raise LabError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
     for name in [*hosts, *links]:
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise LabError(f"{path}: bad name {name!r} (lowercase, <= 15 chars)")
-    topo = {"file": str(path), "default_route": default_route, "hosts": {}, "links": {}}
+    topo = {"file": str(path), "default_route": default_route, "network": network, "hosts": {}, "links": {}}
     for host, spec in hosts.items():
         topo["hosts"][host] = {"groups": list((spec or {}).get("groups", []))}
     for link, ends in links.items():
@@ -146,3 +156,8 @@ def host_links(topo, host):
         if host in ends:
             (peer,) = [h for h in ends if h != host]
             yield link, ends[host], peer, ends[peer]
+
+
+def network_of(topo):
+    """What configures the addresses (a lab's state from before: NetworkManager)."""
+    return topo.get("network", "networkmanager")

@@ -27,7 +27,7 @@ def write(tmp_path, text):
 TWO_HOSTS = "hosts: {server: {groups: [servers]}, client: {groups: [clients]}}\n"
 
 
-@pytest.mark.parametrize("name", ["two-links", "three-links", "dual-stack"])
+@pytest.mark.parametrize("name", ["two-links", "three-links", "dual-stack", "two-links-networkd"])
 def test_shipped_topologies_load_with_a_client_default_route(name):
     topo = topology.load(name)
     assert topo["default_route"] is True
@@ -234,3 +234,52 @@ def test_inotify_instances_are_raised_to_1024_never_lowered(tmp_path, monkeypatc
     monkeypatch.setattr(lab_mod, "INOTIFY_INSTANCES", knob)
     lab_mod.ensure_inotify_instances()
     assert knob.read_text() == after
+
+
+# -- hosts without NetworkManager (network: networkd) ------------------------------------
+
+def test_networkd_topology_gives_network_files_and_masks_network_manager(tmp_path):
+    topo = topology.load("two-links-networkd")
+    assert topo["network"] == "networkd" and topology.load("two-links")["network"] == "networkmanager"
+    client = hostfiles.host_files("lab", topo, "client")
+    server = hostfiles.host_files("lab", topo, "server")
+    assert not any(path.startswith("/etc/NetworkManager/") for path in [*client, *server])
+    assert client["/etc/systemd/network/10-link1.network"] == (
+        "[Match]\nName=link1\n\n[Network]\nDHCP=no\nIPv6AcceptRA=no\nAddress=192.0.2.2/24\nGateway=192.0.2.1\n", 0o644)
+    # only a client's first link has the default route
+    assert "Gateway=" not in client["/etc/systemd/network/10-link2.network"][0]
+    assert "Gateway=" not in server["/etc/systemd/network/10-link1.network"][0]
+    assert client["/etc/systemd/system/NetworkManager.service"] == ("/dev/null", None)
+    assert client["/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"] == (
+        "/lib/systemd/system/systemd-networkd.service", None)
+    # written as the symlinks systemctl enable/mask would make, over what an earlier up left
+    hostfiles.write_tree(tmp_path, client)
+    hostfiles.write_tree(tmp_path, client)
+    assert str((tmp_path / "etc/systemd/system/NetworkManager.service").readlink()) == "/dev/null"
+    assert (tmp_path / "etc/systemd/network/10-link2.network").read_text().startswith("[Match]\nName=link2\n")
+
+
+def test_networkd_dual_stack_file_lists_every_address_and_gateway(tmp_path):
+    text = hostfiles.networkd_file("link1", topology.parse_addresses("x", ["192.0.2.2/24", "2001:db8:1::2/64"]),
+                                   ["192.0.2.1", "2001:db8:1::1"])
+    assert text.splitlines()[-4:] == ["Address=192.0.2.2/24", "Address=2001:db8:1::2/64",
+                                      "Gateway=192.0.2.1", "Gateway=2001:db8:1::1"]
+
+
+def test_unknown_network_is_refused_naming_the_value(tmp_path):
+    path = write(tmp_path, TWO_HOSTS + "network: ifupdown\nlinks: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n")
+    with pytest.raises(LabError, match="network must be one of networkmanager, networkd, not 'ifupdown'"):
+        topology.load(path)
+
+
+def test_networkd_topology_is_for_nspawn_hosts_only(tmp_path):
+    lab = lab_mod.Lab("nd-unit", state_dir=tmp_path / "state")
+    with pytest.raises(LabError, match="network networkd is for nspawn hosts only"):
+        lab.up("two-links-networkd", backend="qemu")
+
+
+def test_inventory_names_what_configures_the_addresses(tmp_path, monkeypatch):
+    assert make_lab(tmp_path, monkeypatch, "two-links-networkd").inventory()["all"]["vars"]["mptcp_lab_network"] \
+        == "networkd"
+    assert make_lab(tmp_path, monkeypatch, "two-links").inventory()["all"]["vars"]["mptcp_lab_network"] \
+        == "networkmanager"
