@@ -203,3 +203,122 @@ def normalize_endpoints(endpoints, backend, default_flags):
             item = {"interface": endpoint.get("interface"), "profile": endpoint.get("profile"), "flags": flags}
         result.append(dict((key, value) for key, value in item.items() if value is not None))
     return result
+
+
+# -- one manager per host ------------------------------------------------------
+# mptcpd's systemd unit (Debian, Fedora, upstream) and its process name.
+MPTCPD_UNIT = "mptcp.service"
+MPTCPD_COMMAND = "mptcpd"
+# Backends built on mptcpd itself: a running mptcpd is theirs, not a rival.
+MPTCPD_BACKENDS = ("mptcpd",)
+NM_DISABLED = 0x1                      # connection.mptcp-flags "disabled"
+NM_ALSO_WITHOUT_DEFAULT_ROUTE = 0x8
+
+
+def nm_adds_endpoints(device):
+    """Whether NetworkManager makes endpoints for an active ``device``
+    ({interface, profile, uuid, flags (bits), default_route}) once
+    net.mptcp.enabled is 1: any flags but ``disabled``, the default (0x0)
+    included, which NetworkManager 1.42+ treats as "enabled,subflow"; only
+    on a device with a default route, unless also-without-default-route."""
+    flags = device.get("flags") or 0
+    if flags & NM_DISABLED:
+        return False
+    return bool(device.get("default_route") or flags & NM_ALSO_WITHOUT_DEFAULT_ROUTE)
+
+
+def _endpoint_interface(endpoint, address_owner):
+    return endpoint.get("dev") or address_owner.get(endpoint.get("address"))
+
+
+def _describe(endpoint):
+    flags = ",".join(endpoint.get("flags") or []) or "no flags"
+    dev = ", dev %s" % endpoint["dev"] if endpoint.get("dev") else ""
+    return "%s (id %s, %s%s)" % (endpoint["address"], endpoint.get("id"), flags, dev)
+
+
+def _delete_commands(endpoints):
+    return "; ".join("ip mptcp endpoint delete id %s" % endpoint.get("id") for endpoint in endpoints)
+
+
+def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_endpoints, declared,
+                      address_owner, exclusive=True, hands_off=True):
+    """Which other endpoint managers would fight ``backend`` on this host.
+
+    ``nm_devices``: NetworkManager's active devices (empty when it does not
+    run, is older than 1.40 or the role acts in a namespace); ``declared``:
+    the endpoints in the backend's module form (runtime: address, dev);
+    ``address_owner``: {address: interface} of the host's addresses;
+    ``exclusive``: the backend keeps exactly the declared set (removes the
+    rest); ``names``: how to name the options (variable_names).
+
+    Returns {errors, warnings, hands_off (the devices whose profile must get
+    connection.mptcp-flags disabled), undeclared (kernel endpoints nobody
+    declared)}. A combination that would fight is an error; endpoints that
+    the backend removes anyway are no conflict; endpoints that stay in place
+    but are nobody's are a warning."""
+    backend_name, hands_off_name = names.get("backend", "backend"), names.get("nm_hands_off", "nm_hands_off")
+    where = "%s=%s" % (backend_name, backend)
+    result = {"errors": [], "warnings": [], "hands_off": [], "undeclared": []}
+    stop_mptcpd = "stop it and keep it off (systemctl disable --now %s)" % MPTCPD_UNIT
+    if state != "enabled":
+        if mptcpd_running:
+            result["warnings"].append("mptcpd (%s) is running: it may add endpoints again after they are "
+                                      "removed here; %s" % (MPTCPD_UNIT, stop_mptcpd))
+        return result
+    if mptcpd_running and backend not in MPTCPD_BACKENDS:
+        result["errors"].append(
+            "%s, but mptcpd (%s) is running and manages the endpoints too (it adds one for every new address): "
+            "%s%s" % (where, MPTCPD_UNIT, stop_mptcpd,
+                      "" if backend == "networkmanager" else ", or set %s=networkmanager with mptcpd off" % backend_name))
+    nm_busy = [device for device in nm_devices if nm_adds_endpoints(device)]
+    declared_addresses = set(endpoint.get("address") for endpoint in declared if endpoint.get("address"))
+    if backend == "networkmanager":
+        declared_targets = set()
+        for endpoint in declared:
+            declared_targets.add(endpoint.get("interface"))
+            declared_targets.add(endpoint.get("profile"))
+        # NetworkManager's endpoints: any address of a device whose profile makes endpoints, now
+        # or once the role has set the declared profiles' flags
+        nm_interfaces = set(device["interface"] for device in nm_devices
+                            if nm_adds_endpoints(device) or device["interface"] in declared_targets
+                            or device.get("profile") in declared_targets)
+    else:
+        owned = set(device["interface"] for device in nm_busy)
+        if not exclusive:
+            # only the links that hold a declared endpoint are the backend's
+            owned &= set(_endpoint_interface(endpoint, address_owner) for endpoint in declared)
+        fighting = [device for device in nm_busy if device["interface"] in owned]
+        if fighting and hands_off:
+            result["hands_off"] = [dict((key, device.get(key)) for key in ("interface", "profile", "uuid"))
+                                   for device in fighting]
+        elif fighting:
+            result["errors"].append(
+                "%s and %s=false, but NetworkManager handles MPTCP on %s: it adds endpoints there again at its "
+                "next link event, which this backend then removes (every run changes something); switch it off "
+                "on those links (%s), or set %s=true to let the role do that, or use %s=networkmanager"
+                % (where, hands_off_name,
+                   ", ".join("%s (profile %s)" % (device["interface"], device.get("profile")) for device in fighting),
+                   "; ".join("nmcli connection modify %s connection.mptcp-flags disabled && nmcli device reapply %s"
+                             % (device.get("uuid") or device.get("profile"), device["interface"])
+                             for device in fighting),
+                   hands_off_name, backend_name))
+        # NetworkManager's own endpoints: gone with the hands-off, or on links this backend leaves to it
+        nm_interfaces = set(device["interface"] for device in nm_busy)
+    for endpoint in kernel_endpoints:
+        if "implicit" in (endpoint.get("flags") or []) or endpoint.get("address") in declared_addresses:
+            continue
+        if _endpoint_interface(endpoint, address_owner) in nm_interfaces:
+            continue
+        result["undeclared"].append(endpoint)
+    stay = result["undeclared"] if backend == "networkmanager" or not exclusive else []
+    if stay:
+        result["warnings"].append(
+            "endpoint(s) %s are in the kernel but not declared in %s%s, and stay in place (%s): remove them "
+            "if nothing needs them (%s)" % (
+                ", ".join(_describe(endpoint) for endpoint in stay), names.get("endpoints", "endpoints"),
+                " nor made by NetworkManager" if backend == "networkmanager" else "",
+                "the networkmanager backend never removes kernel endpoints" if backend == "networkmanager"
+                else "%s is false" % names.get("exclusive", "exclusive"),
+                _delete_commands(stay)))
+    return result

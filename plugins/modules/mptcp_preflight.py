@@ -22,6 +22,15 @@ description:
     (no C(connection.mptcp-flags)), since no profile could then be changed.
   - Reports whether a usable pyroute2 and iproute2 are there (RV(requirements)), and fails when pyroute2 is
     installed but too old for MPTCP (installing the package again would not help).
+  - Detects the other managers of endpoints on the host (RV(managers)) and fails on a combination that would
+    fight the chosen backend, saying which manager to switch off and how. A running mptcpd (C(mptcp.service))
+    beside any backend but an mptcpd one is refused. NetworkManager, which makes a V(subflow) endpoint for the
+    interface with the default route whenever MPTCP is enabled and the profile's flags are left at their
+    default, fights the V(runtime) and V(systemd) backends on the links they own (all of them with O(exclusive)).
+    RV(nm_hands_off) lists the profiles that must get C(connection.mptcp-flags disabled) for that, and
+    O(nm_hands_off=false) makes it a refusal instead. Kernel endpoints nobody declared are no conflict when the
+    backend removes them anyway (O(exclusive)); when they would stay, they are a warning with the command that
+    removes them.
   - The R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role runs it first. It changes
     nothing and needs no pyroute2.
 author:
@@ -120,6 +129,20 @@ options:
         directory that exists. Not checked inside O(namespace).
     type: path
     default: /etc/sysctl.d/90-enable-MPTCP.conf
+  exclusive:
+    description:
+      - Whether the backend keeps exactly O(endpoints) and removes every other kernel endpoint (the role's
+        C(mptcp_endpoints_exclusive)). With V(true) the V(runtime) backend owns every link, so NetworkManager
+        must keep its hands off all of them; with V(false) only the links that hold a declared endpoint.
+    type: bool
+    default: true
+  nm_hands_off:
+    description:
+      - With a backend other than V(networkmanager) on a host where NetworkManager makes endpoints on the links
+        that backend owns, V(true) lists those profiles in RV(nm_hands_off) (the role then sets their
+        C(connection.mptcp-flags) to V(disabled)); V(false) refuses the combination instead.
+    type: bool
+    default: true
   disabled_interfaces:
     description:
       - Interfaces whose NetworkManager profile will get the V(disabled) flag; each must exist.
@@ -166,6 +189,12 @@ options:
         type: str
       limits_unit:
         description: Name of O(limits_unit).
+        type: str
+      exclusive:
+        description: Name of O(exclusive).
+        type: str
+      nm_hands_off:
+        description: Name of O(nm_hands_off).
         type: str
 """
 
@@ -219,6 +248,37 @@ networkmanager_running:
   returned: always
   type: bool
   sample: true
+managers:
+  description: The managers of endpoints found on the host besides the chosen backend.
+  returned: always
+  type: dict
+  contains:
+    networkmanager:
+      description:
+        - The interfaces on which NetworkManager makes endpoints of its own once MPTCP is enabled (active
+          profile not V(disabled), and a default route or C(also-without-default-route)). Empty when it does
+          not run, is older than 1.40, in a namespace, or with O(state=disabled).
+      type: list
+      elements: str
+    mptcpd:
+      description: Whether an mptcpd process runs in this network namespace.
+      type: bool
+    undeclared_endpoints:
+      description:
+        - Kernel endpoints in neither O(endpoints) nor made by NetworkManager, and not the kernel's own
+          (C(implicit)), as C(id), C(address), C(port), C(dev), C(flags).
+      type: list
+      elements: dict
+  sample: {networkmanager: [link1], mptcpd: false, undeclared_endpoints: []}
+nm_hands_off:
+  description:
+    - The NetworkManager profiles whose C(connection.mptcp-flags) must become V(disabled) so that NetworkManager
+      leaves the links of the chosen backend alone, each with C(interface), C(profile) (name) and C(uuid).
+      Empty with the V(networkmanager) backend, O(nm_hands_off=false), or nothing to do.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{interface: link1, profile: link1, uuid: 5b5c8a0e-2d0c-4a47-9c50-4c1f4b0f6f5a}]
 requirements:
   description:
     - What the other modules need on this host and whether it is there, so that a play can install only
@@ -235,11 +295,13 @@ requirements:
   sample: {pyroute2: true, iproute2: true}
 """
 
+import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import addresses as link_addresses
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
@@ -250,7 +312,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
-from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli, parse_ip_endpoints, parse_nm_flags
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
     ENDPOINT_FLAGS,
     advice,
@@ -260,14 +322,18 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_limits,
     check_service_name,
     check_sysctl_file,
+    MPTCPD_COMMAND,
+    manager_conflicts,
+    nm_adds_endpoints,
     normalize_endpoints,
     resolve_backend,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls
 
+NM_FLAGS_FIELD = "connection.mptcp-flags"
 # How messages name each option unless variable_names says otherwise.
 OPTION_NAMES = ("limits", "endpoints", "default_flags", "backend", "namespace", "sysctls", "sysctl_file",
-                "disabled_interfaces", "limits_unit")
+                "disabled_interfaces", "limits_unit", "exclusive", "nm_hands_off")
 
 
 class PreflightModule(object):
@@ -337,19 +403,83 @@ class PreflightModule(object):
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
+        normalized = normalize_endpoints(endpoints, backend, self.params["default_flags"])
+        managers = self.managers(backend, nm_running, namespace, normalized, names)
+        if managers["errors"]:
+            # before the first change: each names the manager to switch off and how
+            raise MptcpError("; ".join(managers["errors"]))
         warnings = []
         if self.params["state"] == "enabled":
             default_routes = set()
             if backend == "networkmanager":
                 default_routes = default_route_interfaces(self.module.run_command, self.ip_binary())
             warnings = advice(endpoints, backend, limits, self.params["peer_signal_count"], default_routes)
+        warnings += managers["warnings"]
         for warning in warnings:
             self.module.warn(warning)
         return {"changed": False, "backend": backend, "advice": warnings, "limits": limits,
                 "limits_to_set": wanted_limits,
-                "endpoints": normalize_endpoints(endpoints, backend, self.params["default_flags"]),
+                "endpoints": normalized,
                 "networkmanager_running": nm_running,
+                "managers": {"networkmanager": managers["nm_interfaces"], "mptcpd": managers["mptcpd"],
+                             "undeclared_endpoints": managers["undeclared"]},
+                "nm_hands_off": managers["hands_off"],
                 "requirements": {"pyroute2": PYROUTE2_USABLE, "iproute2": bool(self.module.get_bin_path("ip"))}}
+
+    def nm_devices(self, ip):
+        """NetworkManager's active devices with their profile's MPTCP flags and
+        whether they hold a default route (what decides if it makes endpoints)."""
+        nmcli = Nmcli(self.module)
+        if nmcli.version()[:2] < NM_MIN_VERSION:
+            return []  # no MPTCP handling at all before 1.40
+        default_routes = default_route_interfaces(self.module.run_command, ip)
+        devices = []
+        for profile in nmcli.profiles():
+            if not profile["active"] or not profile["device"] or profile["device"] == "lo":
+                continue
+            flags = parse_nm_flags(nmcli.fields(profile["uuid"], [NM_FLAGS_FIELD]).get(NM_FLAGS_FIELD))
+            devices.append({"interface": profile["device"], "profile": profile["name"], "uuid": profile["uuid"],
+                            "flags": flags, "default_route": profile["device"] in default_routes})
+        return devices
+
+    @staticmethod
+    def mptcpd_running():
+        """An mptcpd process in this network namespace (the one entered, if any);
+        read from /proc, so it works with or without systemd."""
+        try:
+            own = os.stat("/proc/self/ns/net").st_ino
+        except OSError:
+            own = None
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open("/proc/%s/comm" % pid) as comm:
+                    if comm.read().strip() != MPTCPD_COMMAND:
+                        continue
+                if own is None or os.stat("/proc/%s/ns/net" % pid).st_ino == own:
+                    return True
+            except (IOError, OSError):
+                continue  # gone meanwhile, or not ours to read
+        return False
+
+    def managers(self, backend, nm_running, namespace, declared, names):
+        """The other endpoint managers, and what fights ``backend`` (see manager_conflicts)."""
+        ip = self.module.get_bin_path("ip")
+        enabled = self.params["state"] == "enabled"
+        nm_devices = self.nm_devices(ip) if nm_running and ip and enabled and not namespace else []
+        kernel_endpoints, owner = [], {}
+        if ip:
+            rc, out, err = self.module.run_command([ip, "-j", "mptcp", "endpoint", "show"])
+            if rc == 0:
+                kernel_endpoints = parse_ip_endpoints(out)
+            owner = dict((entry["address"], entry["interface"]) for entry in link_addresses(self.module.run_command, ip))
+        mptcpd = self.mptcpd_running()
+        result = manager_conflicts(backend, self.params["state"], names, nm_devices, mptcpd, kernel_endpoints,
+                                   declared, owner, self.params["exclusive"], self.params["nm_hands_off"])
+        result["mptcpd"] = mptcpd
+        result["nm_interfaces"] = sorted(device["interface"] for device in nm_devices if nm_adds_endpoints(device))
+        return result
 
     def ip_binary(self):
         binary = self.module.get_bin_path("ip")
@@ -378,6 +508,8 @@ def main():
             sysctls=dict(type="dict", default={}),
             sysctl_file=dict(type="path", default="/etc/sysctl.d/90-enable-MPTCP.conf"),
             disabled_interfaces=dict(type="list", elements="str", default=[]),
+            exclusive=dict(type="bool", default=True),
+            nm_hands_off=dict(type="bool", default=True),
             limits_unit=dict(type="str"),
             variable_names=dict(type="dict", default={},
                                 options=dict((name, dict(type="str")) for name in OPTION_NAMES)),

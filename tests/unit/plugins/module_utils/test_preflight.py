@@ -9,6 +9,8 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_limits,
     check_service_name,
     check_sysctl_file,
+    manager_conflicts,
+    nm_adds_endpoints,
     normalize_endpoints,
     resolve_backend,
 )
@@ -260,3 +262,147 @@ def test_check_service_name(unit, good):
         with pytest.raises(MptcpError) as error:
             check_service_name(unit, "mptcp_limits_unit")
         assert "mptcp_limits_unit %r is not a systemd service name" % (unit,) in str(error.value)
+
+
+# -- one manager per host (manager_conflicts) ---------------------------------
+NAMES = {"backend": "mptcp_endpoints_backend", "endpoints": "mptcp_endpoints",
+         "exclusive": "mptcp_endpoints_exclusive", "nm_hands_off": "mptcp_nm_hands_off"}
+OWNER = {"192.0.2.2": "link1", "198.51.100.2": "link2", "203.0.113.2": "link3"}
+
+
+def nm_device(interface, flags=0x0, default_route=False):
+    return {"interface": interface, "profile": interface, "uuid": "uuid-" + interface, "flags": flags,
+            "default_route": default_route}
+
+
+def kernel_endpoint(address, flags, endpoint_id, dev=None):
+    return {"id": endpoint_id, "address": address, "port": 0, "dev": dev, "flags": flags}
+
+
+# A client as NetworkManager leaves it: link1 holds the default route (its
+# profile's flags at the default), link2 has none.
+CLIENT_NM = [nm_device("link1", default_route=True), nm_device("link2")]
+NM_ENDPOINT = kernel_endpoint("192.0.2.2", ["subflow"], 1, "link1")
+RUNTIME_LINK2 = [{"address": "198.51.100.2", "dev": "link2", "flags": ["subflow"]}]
+
+
+def conflicts(backend, nm=(), mptcpd=False, kernel=(), declared=(), exclusive=True, hands_off=True, state="enabled"):
+    return manager_conflicts(backend, state, NAMES, list(nm), mptcpd, list(kernel), list(declared), OWNER,
+                             exclusive, hands_off)
+
+
+@pytest.mark.parametrize("device, adds", [
+    (nm_device("link1", 0x0, True), True),          # the default: enabled,subflow with a default route
+    (nm_device("link1", 0x0, False), False),        # no default route: nothing
+    (nm_device("link1", 0x1, True), False),         # disabled
+    (nm_device("link1", 0x2 | 0x20 | 0x8, False), True),   # also-without-default-route
+    (nm_device("link1", 0x2 | 0x20, True), True),
+])
+def test_nm_adds_endpoints(device, adds):
+    assert nm_adds_endpoints(device) is adds
+
+
+@pytest.mark.parametrize("backend", ["networkmanager", "runtime", "systemd"])
+def test_a_running_mptcpd_is_refused_beside_every_backend(backend):
+    result = conflicts(backend, mptcpd=True)
+    assert len(result["errors"]) == 1
+    message = result["errors"][0]
+    assert "mptcp_endpoints_backend=%s" % backend in message
+    assert "mptcpd (mptcp.service) is running" in message
+    assert "systemctl disable --now mptcp.service" in message
+
+
+def test_mptcpd_is_no_rival_of_an_mptcpd_backend():
+    assert conflicts("mptcpd", mptcpd=True)["errors"] == []
+
+
+def test_mptcpd_only_warns_when_disabling():
+    result = conflicts("runtime", mptcpd=True, state="disabled", nm=CLIENT_NM, kernel=[NM_ENDPOINT])
+    assert result["errors"] == [] and result["hands_off"] == [] and result["undeclared"] == []
+    assert len(result["warnings"]) == 1 and "systemctl disable --now mptcp.service" in result["warnings"][0]
+
+
+@pytest.mark.parametrize("backend", ["runtime", "systemd"])
+def test_kernel_backends_take_networkmanager_hands_off_the_default_route_link(backend):
+    result = conflicts(backend, nm=CLIENT_NM, kernel=[NM_ENDPOINT], declared=RUNTIME_LINK2)
+    assert result["errors"] == [] and result["warnings"] == []
+    # link2 has no default route: NetworkManager adds nothing there
+    assert result["hands_off"] == [{"interface": "link1", "profile": "link1", "uuid": "uuid-link1"}]
+    # NetworkManager's endpoint goes with the hands-off: not "undeclared"
+    assert result["undeclared"] == []
+
+
+def test_hands_off_switched_off_is_a_refusal_naming_profiles_and_commands():
+    result = conflicts("runtime", nm=CLIENT_NM, kernel=[NM_ENDPOINT], declared=RUNTIME_LINK2, hands_off=False)
+    assert result["hands_off"] == []
+    assert len(result["errors"]) == 1
+    message = result["errors"][0]
+    for part in ("mptcp_endpoints_backend=runtime", "mptcp_nm_hands_off=false", "link1 (profile link1)",
+                 "nmcli connection modify uuid-link1 connection.mptcp-flags disabled && nmcli device reapply link1",
+                 "mptcp_nm_hands_off=true", "mptcp_endpoints_backend=networkmanager"):
+        assert part in message
+    assert "link2" not in message
+
+
+def test_not_exclusive_owns_only_the_links_of_its_endpoints():
+    # the endpoint is on link2: NetworkManager may keep link1, and its endpoint there is its own
+    result = conflicts("runtime", nm=CLIENT_NM, kernel=[NM_ENDPOINT], declared=RUNTIME_LINK2, exclusive=False,
+                       hands_off=False)
+    assert result == {"errors": [], "warnings": [], "hands_off": [], "undeclared": []}
+    # on link1 it would fight
+    on_link1 = [{"address": "192.0.2.2", "flags": ["signal"]}]
+    result = conflicts("runtime", nm=CLIENT_NM, kernel=[NM_ENDPOINT], declared=on_link1, exclusive=False)
+    assert [device["interface"] for device in result["hands_off"]] == ["link1"]
+
+
+def test_disabled_profiles_and_hosts_without_networkmanager_need_no_hands_off():
+    quiet = [nm_device("link1", 0x1, True), nm_device("link2")]
+    assert conflicts("runtime", nm=quiet, declared=RUNTIME_LINK2) == {
+        "errors": [], "warnings": [], "hands_off": [], "undeclared": []}
+    assert conflicts("systemd", declared=RUNTIME_LINK2, hands_off=False)["errors"] == []
+
+
+def test_networkmanager_backend_needs_no_hands_off():
+    result = conflicts("networkmanager", nm=CLIENT_NM, kernel=[NM_ENDPOINT],
+                       declared=[{"interface": "link2", "flags": ["subflow"]}], hands_off=False)
+    assert result == {"errors": [], "warnings": [], "hands_off": [], "undeclared": []}
+
+
+HAND_MADE = kernel_endpoint("203.0.113.2", ["signal"], 7, "link3")
+IMPLICIT = kernel_endpoint("198.51.100.2", ["implicit"], 9)
+
+
+def test_undeclared_endpoints_removed_anyway_are_no_conflict():
+    result = conflicts("runtime", kernel=[HAND_MADE, IMPLICIT], declared=RUNTIME_LINK2)
+    assert result["errors"] == [] and result["warnings"] == []
+    assert result["undeclared"] == [HAND_MADE]
+
+
+def test_undeclared_endpoints_that_stay_are_a_warning_with_the_command():
+    result = conflicts("runtime", kernel=[HAND_MADE, IMPLICIT], declared=RUNTIME_LINK2, exclusive=False)
+    assert result["errors"] == [] and result["undeclared"] == [HAND_MADE]
+    assert len(result["warnings"]) == 1
+    warning = result["warnings"][0]
+    assert "203.0.113.2 (id 7, signal, dev link3)" in warning
+    assert "mptcp_endpoints_exclusive is false" in warning
+    assert "ip mptcp endpoint delete id 7" in warning
+    assert "198.51.100.2" not in warning   # the kernel's implicit endpoint is nobody's business
+
+
+def test_networkmanager_backend_warns_about_endpoints_it_will_never_remove():
+    # link2 is declared (NetworkManager's from now on), link1 makes its default-route endpoint,
+    # link3's endpoint was made by hand (its profile adds none: no default route)
+    nm = CLIENT_NM + [nm_device("link3")]
+    no_dev = kernel_endpoint("203.0.113.2", ["signal"], 7)   # dev found through the address
+    result = conflicts("networkmanager", nm=nm, declared=[{"interface": "link2", "flags": ["signal"]}],
+                       kernel=[NM_ENDPOINT, kernel_endpoint("198.51.100.2", ["signal"], 2, "link2"), no_dev])
+    assert result["errors"] == [] and result["undeclared"] == [no_dev]
+    assert len(result["warnings"]) == 1
+    assert "nor made by NetworkManager" in result["warnings"][0]
+    assert "never removes kernel endpoints" in result["warnings"][0]
+    assert "ip mptcp endpoint delete id 7" in result["warnings"][0]
+
+
+def test_both_rivals_are_named_at_once():
+    result = conflicts("runtime", nm=CLIENT_NM, mptcpd=True, declared=RUNTIME_LINK2, hands_off=False)
+    assert len(result["errors"]) == 2
