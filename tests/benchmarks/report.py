@@ -1,0 +1,408 @@
+"""docs/benchmarks/README.md and its plots from the results-*.json that
+bench.py writes; also the summary table in the main README (between the
+`benchmarks:start` and `benchmarks:end` comments).
+
+  .venv/bin/python tests/benchmarks/report.py [--out docs/benchmarks] [--readme README.md]
+"""
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+# Bytes per full-size data segment at MTU 1500, as tbf and /proc/net/dev
+# count them on a veth (the Ethernet header, no preamble, FCS or gap).
+MTU, ETHERNET, WIRE_EXTRA = 1500, 14, 4 + 8 + 12
+IP, TCP, TIMESTAMPS = 20, 20, 12
+# DSS option on a data segment: 4 (kind, length, subtype, flags) + 8 (64-bit
+# data ACK) + 8 (64-bit data sequence number) + 4 (subflow sequence number) +
+# 2 (data-level length) = 26, padded to 28 (options are 32-bit aligned).
+DSS = 28
+
+
+def limits():
+    mptcp_payload = MTU - IP - TCP - TIMESTAMPS - DSS
+    tcp_payload = MTU - IP - TCP - TIMESTAMPS
+    frame = MTU + ETHERNET
+    return {"mptcp_payload": mptcp_payload, "tcp_payload": tcp_payload, "frame": frame,
+            "mptcp": mptcp_payload / frame, "tcp": tcp_payload / frame,
+            "mptcp_wire": mptcp_payload / (frame + WIRE_EXTRA), "tcp_wire": tcp_payload / (frame + WIRE_EXTRA)}
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(values, scale=1.0, digits=2, unit=""):
+    """median (min-max) of values, or 'never' when no run reached it."""
+    got = [v * scale for v in values if v is not None]
+    if not values:
+        return "-"
+    if not got:
+        return "never"
+    text = "%.*f%s" % (digits, statistics.median(got), unit)
+    if len(got) > 1:
+        text += " (%.*f-%.*f)" % (digits, min(got), digits, max(got))
+    if len(got) < len(values):
+        text += ", never in %d of %d" % (len(values) - len(got), len(values))
+    return text
+
+
+def load(out):
+    return {path.stem.split("-", 1)[1]: json.loads(path.read_text()) for path in sorted(out.glob("results-*.json"))}
+
+
+# -- plots ---------------------------------------------------------------------
+def link_series(samples, started):
+    links = sorted(name for name in samples[0][1] if name.startswith("link"))
+    times, rates = [], {link: [] for link in links}
+    for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+        if t1 <= t0:
+            continue
+        times.append(t1 - started)
+        for link in links:
+            rates[link].append((c1.get(link, 0) - c0.get(link, 0)) * 8 / (t1 - t0) / 1e6)
+    return times, rates
+
+
+def plot_throughput(series, path):
+    labels = [label for label in series if not label.endswith(" tcp")]
+    if not labels:
+        return None
+    figure, axes = plt.subplots(len(labels), 1, figsize=(8, 2.1 * len(labels)), sharex=True, squeeze=False)
+    for axis, label in zip(axes[:, 0], labels):
+        times, rates = link_series(series[label]["samples"], series[label]["started"])
+        for link, values in rates.items():
+            axis.plot(times, values, label=link, linewidth=1)
+        axis.plot(times, [sum(v) for v in zip(*rates.values())], label="sum", linewidth=1, color="black")
+        axis.set_title(label, fontsize=9)
+        axis.set_ylabel("Mbit/s", fontsize=8)
+        axis.legend(fontsize=7, loc="lower right", ncol=4)
+        axis.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("seconds since the connection was accepted (rx bytes on the wire per link)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=72)
+    plt.close(figure)
+    return path.name
+
+
+def plot_failover(results, path):
+    cases = [(name, runs[0]["series"]) for name, runs in results.items() if runs and "series" in runs[0]]
+    if not cases:
+        return None
+    figure, axes = plt.subplots(len(cases), 1, figsize=(8, 2.3 * len(cases)), sharex=False, squeeze=False)
+    for axis, (name, series) in zip(axes[:, 0], cases):
+        started = series["started"]
+        times, rates = link_series(series["samples"], started)
+        for link, values in rates.items():
+            axis.plot(times, values, label=link, linewidth=1)
+        for mark in series["marks"]:
+            axis.axvline(mark["at"] - started, color="red" if "down" in mark["label"] else "green",
+                         linestyle="--", linewidth=1, label=mark["label"])
+        run = results[name][0]
+        stall_start = run["stall_from_down"] + (series["marks"][0]["at"] - started)
+        axis.axvspan(stall_start, stall_start + run["stall"], color="grey", alpha=0.3,
+                     label="longest stall %.2f s" % run["stall"])
+        axis.set_title("failover: %s (first run)" % name, fontsize=9)
+        axis.set_ylabel("Mbit/s", fontsize=8)
+        axis.legend(fontsize=7, loc="upper right", ncol=3)
+        axis.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("seconds since the connection was accepted")
+    figure.tight_layout()
+    figure.savefig(path, dpi=72)
+    plt.close(figure)
+    return path.name
+
+
+def plot_control(results, path):
+    if not results:
+        return None
+    all_counts = sorted(results, key=int)
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    for key, style in (("permanent first", "o-"), ("permanent re-run", "o--"),
+                       ("commands first", "s-"), ("commands re-run", "s--")):
+        counts = [c for c in all_counts if results[c][key]]
+        if not counts:
+            continue
+        medians = [med(results[c][key]) for c in counts]
+        lows = [m - min(results[c][key]) for m, c in zip(medians, counts)]
+        highs = [max(results[c][key]) - m for m, c in zip(medians, counts)]
+        axis.errorbar([int(c) for c in counts], medians, yerr=[lows, highs], fmt=style, capsize=3,
+                      label=key.replace("permanent", "permanent.yml").replace("commands", "seed commands"))
+    axis.set_xlabel("nspawn hosts")
+    axis.set_ylabel("wall time, s")
+    axis.set_xticks([int(c) for c in all_counts])
+    axis.legend(fontsize=8)
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=72)
+    plt.close(figure)
+    return path.name
+
+
+# -- tables ----------------------------------------------------------------------
+def aggregation_rows(results, misses):
+    limit = limits()
+    rows = ["| links | configuration | goodput, Mbit/s | of the link sum | of the physical limit "
+            "| payload / wire bytes | additional subflows |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    summary = {}
+    for label, entry in results["cases"].items():
+        total = sum(entry["rates"].values())
+        for config in ("permanent.yml", "hand-made", "tcp"):
+            runs = entry.get(config)
+            if not runs:
+                continue
+            reference = entry["rates"]["link1"] if config == "tcp" else total
+            physical = reference * (limit["tcp"] if config == "tcp" else limit["mptcp"])
+            rates = [r["mbit"] for r in runs]
+            efficiency = [r["bytes"] / r["wire_bytes"] for r in runs if r["wire_bytes"]]
+            name = "plain TCP, link1 only" if config == "tcp" else config
+            rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                label, name, fmt(rates), fmt([r / total for r in rates], 100, 1, "%"),
+                fmt([r / physical for r in rates], 100, 1, "%"), fmt(efficiency, 100, 1, "%"),
+                "/".join(str(s) for s in sorted({r["subflows"] for r in runs})) if config != "tcp" else "-"))
+            summary[(label, config)] = med(rates) / total
+        share = summary.get((label, "permanent.yml"))
+        target = {"2 x 10 Mbit/s": 0.92, "3 x 10 Mbit/s": 0.90}.get(label)
+        if share is not None and target and share < target:
+            misses.append("aggregation %s: permanent.yml %.1f%% of the link sum, target >= %.0f%%" % (
+                label, share * 100, target * 100))
+        hand = summary.get((label, "hand-made"))
+        if share is not None and hand is not None and abs(share - hand) > 0.02:
+            misses.append("aggregation %s: permanent.yml %.1f%% vs hand-made %.1f%% of the link sum, "
+                          "target within 2 points" % (label, share * 100, hand * 100))
+    return rows, summary
+
+
+def failover_rows(results, misses):
+    rows = ["| case | hash equal | bytes lost | longest stall, s | stall starts after the failure, s "
+            "| link2 at full rate after, s | link1 carries data again after its return, s "
+            "| backup link's share before / after the failure |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, runs in results.items():
+        shares = "-"
+        if name == "backup":
+            shares = "%s / %s" % (fmt([r.get("backup_share_before") for r in runs], 100, 1, "%"),
+                                  fmt([r.get("backup_share_after") for r in runs], 100, 1, "%"))
+        rows.append("| %s | %d of %d | %s | %s | %s | %s | %s | %s |" % (
+            name, sum(r["hash_ok"] for r in runs), len(runs), fmt([r["lost"] for r in runs], digits=0),
+            fmt([r["stall"] for r in runs]), fmt([r["stall_from_down"] for r in runs]),
+            fmt([r["full_rate_after"] for r in runs]),
+            fmt([r.get("returns_after") for r in runs]) if name == "down and up" else "-", shares))
+        if any(r["lost"] for r in runs) or not all(r["hash_ok"] for r in runs):
+            misses.append("failover %s: data lost or changed in %d of %d runs" % (
+                name, sum(1 for r in runs if r["lost"] or not r["hash_ok"]), len(runs)))
+        if med([r["stall"] for r in runs]) > 1.0:
+            misses.append("failover %s: longest stall %s s, target <= 1 s" % (name, fmt([r["stall"] for r in runs])))
+    return rows
+
+
+def control_rows(results, misses):
+    rows = ["| hosts | runs | lab boot, s | permanent.yml first converge, s | permanent.yml re-run, s | re-run changed "
+            "| seed commands first, s | seed commands re-run, s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for count in sorted(results, key=int):
+        entry = results[count]
+        rows.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+            count, len(entry["permanent first"]), fmt(entry["boot"], digits=1), fmt(entry["permanent first"], digits=1),
+            fmt(entry["permanent re-run"], digits=1), "/".join(str(c) for c in sorted(set(entry["re-run changed"]))),
+            fmt(entry["commands first"], digits=1), fmt(entry["commands re-run"], digits=1)))
+        if any(entry["re-run changed"]):
+            misses.append("control plane %s hosts: the re-run of permanent.yml changed %s" % (
+                count, entry["re-run changed"]))
+    ratios = []
+    if "2" in results:
+        for count in sorted(results, key=int)[1:]:
+            for key in ("permanent first", "permanent re-run", "commands first", "commands re-run"):
+                if not results[count][key] or not results["2"][key]:
+                    continue
+                ratio = med(results[count][key]) / med(results["2"][key])
+                ratios.append("%s hosts / 2 hosts, %s: %.2fx" % (count, key, ratio))
+                if count == "16" and key.startswith("permanent") and ratio > 3:
+                    misses.append("control plane: 16 hosts take %.2fx the time of 2 (%s), target <= 3x" % (ratio, key))
+    return rows, ratios
+
+
+def task_rows(results, misses):
+    rows = ["| module | module task, s | command task doing the same, s | ratio of the medians |",
+            "| --- | --- | --- | --- |"]
+    for name, kinds in results.items():
+        ratio = med(kinds["module"]) / med(kinds["command"])
+        rows.append("| %s | %s | %s | %.2fx |" % (name, fmt(kinds["module"], digits=3), fmt(kinds["command"], digits=3),
+                                               ratio))
+        if ratio > 1.1:
+            misses.append("per task: %s costs %.2fx the command task, target <= 1.1x" % (name, ratio))
+    return rows
+
+
+def write(out, readme=None):
+    out = Path(out)
+    data = load(out)
+    if not data:
+        raise SystemExit("no results-*.json in %s: run bench.py first" % out)
+    limit = limits()
+    misses, lines, summary_rows = [], [], []
+    first = next(iter(data.values()))
+    machine = first["machine"]
+    smoke = any(d.get("smoke") for d in data.values())
+    lines += ["# Benchmarks", "",
+              "Written by `make bench` (`tests/benchmarks/bench.py`, then `report.py`); do not edit by hand."
+              + (" **Smoke run: tiny sizes, one run, the figures mean nothing.**" if smoke else ""), "",
+              "| machine | kernel | OS | date | runs per figure | section took | load average (1, 5, 15 min) at start -> end |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for section, d in data.items():
+        lines.append("| %d x %s, %d GiB | %s | Debian %s | %s (commit %s) | %d | %s: %.0f s | %s -> %s |" % (
+            d["machine"]["cpus"], d["machine"]["cpu"], d["machine"]["memory_gib"], d["machine"]["kernel"],
+            d["machine"]["os"], d["date"], d["machine"]["commit"], d["runs"], section, d["seconds"],
+            " ".join("%.1f" % v for v in d["load_start"]), " ".join("%.1f" % v for v in d["load_end"])))
+    lines += ["", "Every figure is the median of the runs, with the lowest and highest in brackets. "
+              "The hosts are systemd-nspawn machines of `tests/lab` (this machine's kernel); "
+              "the links are veth pairs shaped with tbf on both ends (`mptcp-lab shape`).", ""]
+    plots = {}
+    agg = data.get("aggregation", {}).get("results")
+    if agg:
+        plots["throughput"] = plot_throughput(agg["series"], out / "throughput.png")
+        rows, summary = aggregation_rows(agg, misses)
+        lines += ["## 1. Aggregation", "",
+                  "One connection from the client to the server's link1 address; a transfer moves what the link "
+                  "sum carries in %.1f s. `permanent.yml` is the collection's seed 34.4 playbook "
+                  "(NetworkManager profiles make the endpoints); hand-made is the seed's `ip mptcp` commands "
+                  "(34.3: `limits set add_addr_accepted 1` on the client, `endpoint add ... signal` on the server "
+                  "for every other link; 34.4's `subflows 3` for three links) on the same hosts in the same run; "
+                  "plain TCP uses link1 alone (its share is of the whole link sum, its physical limit that of "
+                  "link1). Goodput is the bytes the receiver read over the time from accept to the last byte." % (
+                      agg_seconds(data)), ""]
+        lines += ["Physical limit (computed): a full-size data segment at MTU %d carries %d bytes of payload "
+                  "(%d IP, %d TCP, %d timestamps, %d MPTCP DSS option: 4 + 8-byte data ACK + 8-byte data sequence "
+                  "+ 4 subflow sequence + 2 length = 26, padded to 28) in a %d-byte frame as tbf and the "
+                  "interface counters count it on a veth (%d Ethernet header): **%.1f%%** of the link rate "
+                  "for MPTCP, %.1f%% for plain TCP (%d bytes). On a real Ethernet wire (FCS, preamble, gap: "
+                  "+%d bytes) it would be %.1f%% and %.1f%%. The column *payload / wire bytes* is the same ratio "
+                  "measured: the bytes read by the receiver over the bytes the client's tbf qdiscs sent (tbf counts "
+                  "each segment of a GSO packet with its headers)." % (
+                      MTU, limit["mptcp_payload"], IP, TCP, TIMESTAMPS, DSS, limit["frame"], ETHERNET,
+                      limit["mptcp"] * 100, limit["tcp"] * 100, limit["tcp_payload"], WIRE_EXTRA,
+                      limit["mptcp_wire"] * 100, limit["tcp_wire"] * 100), ""]
+        lines += rows + [""]
+        lines += ["Targets: >= 92% of the link sum on 2 x 10, >= 90% on 3 x 10, permanent.yml within 2 points of "
+                  "hand-made; the kernel selftest `simult_flows.sh` accepts about 85%.", ""]
+        if plots["throughput"]:
+            lines += ["![throughput per link](%s)" % plots["throughput"], ""]
+        for (label, config), share in summary.items():
+            if config == "permanent.yml":
+                summary_rows.append("| aggregation %s, permanent.yml | %.1f%% of the link sum (hand-made %s) | %s |" % (
+                    label, share * 100, "%.1f%%" % (summary[(label, "hand-made")] * 100)
+                    if (label, "hand-made") in summary else "-",
+                    {"2 x 10 Mbit/s": ">= 92%", "3 x 10 Mbit/s": ">= 90%"}.get(label, "within 2 points of hand-made")))
+        if agg.get("failover"):
+            params, cases = agg["failover"]["params"], agg["failover"]["cases"]
+            plots["failover"] = plot_failover(cases, out / "failover.png")
+            lines += ["## 2. Failover", "",
+                      "On the two-links lab configured by permanent.yml, both links 10 Mbit/s. One long transfer; "
+                      "link1 (the initial subflow, the client's default route) goes down both ends "
+                      "(`mptcp-lab link down`) %g s after the start. *down*: it stays down. *down and up*: it "
+                      "comes back %g s later (NetworkManager has deactivated its profile after about 5 s, so its "
+                      "endpoints are gone and come back with the profile). *backup*: the client's link2 profile "
+                      "has `backup` too (set with `mptcp_nm_profile`). The stall is the longest time between two "
+                      "reads that brought data; full rate means a 0.5 s window with >= 9 Mbit/s on link2's wire; "
+                      "data again means 30 kB on link1 after `link up` began." % (params["down_at"], params["down_for"]), ""]
+            lines += failover_rows(cases, misses) + [""]
+            lines += ["Targets: 0 bytes lost, stall <= 1 s.", ""]
+            if plots["failover"]:
+                lines += ["![failover](%s)" % plots["failover"], ""]
+            for name, runs in cases.items():
+                summary_rows.append("| failover %s | %s bytes lost, stall %s s | 0 lost, stall <= 1 s |" % (
+                    name, fmt([r["lost"] for r in runs], digits=0), fmt([r["stall"] for r in runs])))
+    control = data.get("control", {}).get("results")
+    if control or (agg and agg.get("per_task")):
+        lines += ["## 3. Control plane", ""]
+    if control:
+        plots["control"] = plot_control(control, out / "control-plane.png")
+        rows, ratios = control_rows(control, misses)
+        lines += ["`playbooks/permanent.yml` on N fresh nspawn hosts (N/2 server/client pairs, two links each: "
+                  "`tests/lab/topologies/hosts-N.yml`), forks 16: the first converge and an idempotent re-run; "
+                  "then, on the same hosts, a playbook of plain `ansible.builtin.command` tasks running the seed's "
+                  "34.4 commands (sysctl file, `sysctl -p`, the limits unit, `systemctl enable --now`, "
+                  "`nmcli connection modify` and `nmcli device reapply` per link), twice. Each run boots its own lab.",
+                  ""] + rows + ["", "Growth: " + "; ".join(ratios) + ".", "",
+                                "Targets: the re-run reports changed=0; 16 hosts <= 3x the time of 2.", ""]
+        if plots["control"]:
+            lines += ["![run time against host count](%s)" % plots["control"], ""]
+        for count in sorted(control, key=int):
+            summary_rows.append("| permanent.yml on %s hosts | first %s s, re-run %s s (changed %s) | "
+                                "re-run changed=0; 16 hosts <= 3x 2 hosts |" % (
+                                    count, fmt(control[count]["permanent first"], digits=1),
+                                    fmt(control[count]["permanent re-run"], digits=1),
+                                    "/".join(str(c) for c in sorted(set(control[count]["re-run changed"])))))
+    if agg and agg.get("per_task"):
+        lines += ["Per task: each module next to a command task doing the same, alternately first, on the "
+                  "two hosts of the two-links lab (configured by permanent.yml); a task's wall time for both "
+                  "hosts, from the `ansible.posix.json` callback. The endpoint is added and removed each time "
+                  "(changed); the others find their state already right (the module still reads and compares, "
+                  "the command just writes).", ""] + task_rows(agg["per_task"], misses) + [
+                      "", "Target: a module task <= 1.1x the command task.", ""]
+        py = agg["pyroute2"]
+        lines += ["pyroute2 %s on the managed host (Debian 12's python3-pyroute2): `import pyroute2` plus "
+                  "`pyroute2.MPTCP` takes %s s inside the interpreter; starting `python3 -c pass` in the host "
+                  "takes %s s (through `mptcp-lab exec`)." % (py.get("version"), fmt(py["seconds"], digits=3),
+                                                             fmt(py["python_start"], digits=3)), ""]
+        for name, kinds in agg["per_task"].items():
+            summary_rows.append("| task %s | %.2fx the command task | <= 1.1x |" % (
+                name, med(kinds["module"]) / med(kinds["command"])))
+    lines += ["## 4. Targets missed", ""]
+    lines += ["- %s" % miss for miss in misses] or ["None in this run."]
+    notes = out / "notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text().strip()]
+    (out / "README.md").write_text("\n".join(lines) + "\n")
+    if readme:
+        update_readme(Path(readme), machine, first, summary_rows, plots, smoke)
+    return misses
+
+
+def agg_seconds(data):
+    agg = data["aggregation"]["results"]
+    for entry in agg["cases"].values():
+        runs = entry.get("permanent.yml") or entry.get("hand-made")
+        if runs:
+            return runs[0]["bytes"] * 8 / 1e6 / sum(entry["rates"].values())
+    return 0
+
+
+def update_readme(path, machine, first, rows, plots, smoke):
+    text = path.read_text()
+    if START not in text or END not in text or smoke:
+        return
+    block = [START, "",
+             "Latest `make bench` (%s, %s, kernel %s, %d CPUs; full table and causes of misses: "
+             "[docs/benchmarks/README.md](docs/benchmarks/README.md)):" % (
+                 first["date"], machine["cpu"], machine["kernel"], machine["cpus"]), "",
+             "| what | measured (median, min-max) | target |", "| --- | --- | --- |"] + rows + [""]
+    links = ["[%s](docs/benchmarks/%s)" % (name, file) for name, file in plots.items() if file]
+    if links:
+        block += ["Plots: " + ", ".join(links) + ".", ""]
+    block.append(END)
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    path.write_text(before + "\n".join(block) + after)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks"))
+    parser.add_argument("--readme", default=str(ROOT / "README.md"))
+    args = parser.parse_args()
+    for miss in write(args.out, args.readme or None):
+        print("missed: %s" % miss)
+
+
+if __name__ == "__main__":
+    main()

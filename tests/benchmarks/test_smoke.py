@@ -1,0 +1,63 @@
+"""`make bench-smoke` (part of `make test`): the benchmark code on the lab
+with tiny sizes and one run, so that it cannot rot. It asserts that every
+part ran and produced its files and parseable figures; it judges no figure
+(timing targets belong in the benchmark's report, not in a test)."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.image
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH = ROOT / "tests" / "benchmarks" / "bench.py"
+
+
+def number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def test_smoke_run_writes_report_and_plots(tmp_path):
+    readme = tmp_path / "MAIN.md"
+    readme.write_text("before\n<!-- benchmarks:start -->\nold\n<!-- benchmarks:end -->\nafter\n")
+    result = subprocess.run([sys.executable, str(BENCH), "--smoke", "--out", str(tmp_path), "--readme", str(readme)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    agg = json.loads((tmp_path / "results-aggregation.json").read_text())
+    assert agg["smoke"] is True and agg["machine"]["kernel"]
+    case = agg["results"]["cases"]["2 x 10 Mbit/s"]
+    for config in ("hand-made", "permanent.yml", "tcp"):
+        run = case[config][0]
+        assert number(run["mbit"]) and run["mbit"] > 0
+        assert run["bytes"] > 0 and run["wire_bytes"] >= run["bytes"]
+    # Both MPTCP configurations really opened an additional subflow; TCP none.
+    assert case["hand-made"][0]["subflows"] >= 1
+    assert case["permanent.yml"][0]["subflows"] >= 1
+    down = agg["results"]["failover"]["cases"]["down"][0]
+    assert down["hash_ok"] is True and down["lost"] == 0
+    assert number(down["stall"]) and down["stall"] > 0
+    per_task = agg["results"]["per_task"]
+    assert set(per_task) == {"mptcp_sysctl", "mptcp_limits", "mptcp_endpoint add", "mptcp_endpoint remove",
+                             "mptcp_info", "mptcp_nm_profile"}
+    assert all(number(t) and t > 0 for kinds in per_task.values() for k in ("module", "command") for t in kinds[k])
+    assert all(number(t) for t in agg["results"]["pyroute2"]["seconds"])
+
+    control = json.loads((tmp_path / "results-control.json").read_text())
+    two = control["results"]["2"]
+    assert "partial" not in control
+    assert number(two["permanent first"][0]) and number(two["commands first"][0])
+    assert two["re-run changed"] == [0]
+
+    report = (tmp_path / "README.md").read_text()
+    for heading in ("## 1. Aggregation", "## 2. Failover", "## 3. Control plane", "## 4. Targets missed"):
+        assert heading in report
+    for plot in ("throughput.png", "failover.png", "control-plane.png"):
+        assert "](%s)" % plot in report
+        image = matplotlib.image.imread(tmp_path / plot)
+        assert image.shape[0] > 100 and image.shape[1] > 100
+        assert (tmp_path / plot).stat().st_size < 200 * 1024
+    # A smoke run never replaces the main README's table.
+    assert "old" in readme.read_text()
