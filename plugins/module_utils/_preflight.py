@@ -34,12 +34,22 @@ def check_limits(limits, name="limits"):
     return _check_limits(limits, name)
 
 
+# Backends whose endpoints are kernel endpoints made from the role's list
+# (address, interface, id, port, flags): now (runtime) or by a systemd unit
+# that follows the addresses (systemd).
+KERNEL_BACKENDS = ("runtime", "systemd")
+
+
 def resolve_backend(backend, namespace, nm_running, name="backend"):
+    """auto: NetworkManager where it runs, else the systemd unit; inside a
+    namespace only runtime endpoints exist (no unit or profile there)."""
     if backend == "auto":
-        return "networkmanager" if nm_running and not namespace else "runtime"
-    if backend == "networkmanager" and namespace:
-        raise MptcpError("%s is networkmanager, but endpoints in a network namespace (%s) can only be runtime ones"
-                         % (name, namespace))
+        if namespace:
+            return "runtime"
+        return "networkmanager" if nm_running else "systemd"
+    if backend in ("networkmanager", "systemd") and namespace:
+        raise MptcpError("%s is %s, but endpoints in a network namespace (%s) can only be runtime ones"
+                         % (name, backend, namespace))
     return backend
 
 
@@ -88,7 +98,7 @@ def check_endpoints(endpoints, backend, interfaces, kernel, name="endpoints", pr
                 raise MptcpError("%s.flags: %s not possible with the %s backend (NetworkManager only)"
                                  % (where, ", ".join(nm_only), backend))
             if endpoint.get("address") is None:
-                raise MptcpError("%s: runtime endpoints need an address" % where)
+                raise MptcpError("%s: %s endpoints need an address" % (where, backend))
         raw = {"address": endpoint.get("address"), "dev": endpoint.get("interface"), "flags": flags}
         if not networkmanager:
             # id and port only exist for kernel endpoints; NetworkManager ignores them
@@ -196,7 +206,7 @@ def normalize_endpoints(endpoints, backend, default_flags):
     for endpoint in endpoints:
         flags = _flag_list(endpoint.get("flags"))
         flags = list(_flag_list(default_flags) or [] if flags is None else flags)
-        if backend == "runtime":
+        if backend in KERNEL_BACKENDS:
             item = {"address": endpoint.get("address"), "dev": endpoint.get("interface"),
                     "id": endpoint.get("id"), "port": endpoint.get("port"), "flags": flags}
         else:

@@ -17,9 +17,11 @@ description:
     subflows limit, peers that announce addresses this host will not accept (C(add_addr_accepted)),
     endpoints of mixed address families, and NetworkManager interfaces without a default route and without
     C(also-without-default-route).
-  - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(runtime).
+  - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(systemd)
+    (V(runtime) inside O(namespace)).
     Fails when O(backend=networkmanager) is asked for and NetworkManager does not run or is older than 1.40
-    (no C(connection.mptcp-flags)), since no profile could then be changed.
+    (no C(connection.mptcp-flags)), since no profile could then be changed, and when O(backend=systemd) is
+    asked for on a host that does not run systemd.
   - Reports whether a usable pyroute2 and iproute2 are there (RV(requirements)), and fails when pyroute2 is
     installed but too old for MPTCP (installing the package again would not help).
   - Detects the other managers of endpoints on the host (RV(managers)) and fails on a combination that would
@@ -94,9 +96,11 @@ options:
   backend:
     description:
       - How endpoints will be made. V(runtime) with M(mptcp.multipath.mptcp_endpoint),
-        V(networkmanager) with M(mptcp.multipath.mptcp_nm_profile), V(auto) chooses.
+        V(networkmanager) with M(mptcp.multipath.mptcp_nm_profile), V(systemd) by a systemd unit that keeps
+        them while their addresses exist (the role's own), V(auto) chooses.
+      - V(systemd) endpoints are checked as V(runtime) ones.
     type: str
-    choices: [auto, networkmanager, runtime]
+    choices: [auto, networkmanager, runtime, systemd]
     default: auto
   default_flags:
     description:
@@ -400,6 +404,9 @@ class PreflightModule(object):
                     "%s is networkmanager but NetworkManager %s on this host has no connection.mptcp-flags "
                     "(it needs %d.%d or newer): choose %s=runtime"
                     % ((names["backend"], ".".join(map(str, version))) + NM_MIN_VERSION + (names["backend"],)))
+        if backend == "systemd" and not os.path.isdir("/run/systemd/system"):
+            raise MptcpError("%s is systemd but this host does not run systemd: choose %s=runtime"
+                             % (names["backend"], names["backend"]))
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
@@ -501,7 +508,7 @@ def main():
                 port=dict(type="int"),
                 flags=dict(type="list", elements="str", choices=list(ENDPOINT_FLAGS)),
             )),
-            backend=dict(type="str", choices=["auto", "networkmanager", "runtime"], default="auto"),
+            backend=dict(type="str", choices=["auto", "networkmanager", "runtime", "systemd"], default="auto"),
             default_flags=dict(type="list", elements="str", default=[], choices=list(ENDPOINT_FLAGS)),
             state=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
             peer_signal_count=dict(type="int", default=0),

@@ -121,7 +121,8 @@ def wait_started(follow, port):
 
 
 def subflow_samples(sent):
-    return [(t, n) for t, n in sent["samples"]]
+    """[(monotonic time, additional subflows)] of the sender's connection."""
+    return [tuple(sample) for sample in sent["samples"]]
 
 
 def count_before(samples, event):
@@ -162,8 +163,9 @@ def test_link_flap_under_transfer_gets_endpoints_and_subflows_back(follow, tmp_p
         "%s backend: the running connection had %d subflows before the flap and not again within %d s after "
         "link up: %s" % (follow.backend, before, RECOVERY_BOUND, samples))
     note("%s backend, %s down %d s under a %d MiB transfer: sha256 intact, endpoints back %.1f s and subflows "
-         "%d -> %d -> %d again %.1f s after link up" % (follow.backend, FLAPPED_LINK, FLAP_DOWN_SECONDS,
-                                                         FLOW_BYTES >> 20, endpoints_back, before, fewest, before, back))
+         "%d -> %d -> %d again %.1f s after link up"
+         % (follow.backend, FLAPPED_LINK, FLAP_DOWN_SECONDS, FLOW_BYTES >> 20, endpoints_back, before, fewest,
+            before, back))
 
 
 def add_address(follow, address):

@@ -39,11 +39,17 @@ def test_check_limits_accepts_the_range():
 
 def test_resolve_backend():
     assert resolve_backend("auto", "", True) == "networkmanager"
-    assert resolve_backend("auto", "", False) == "runtime"
+    # no NetworkManager: the persistent systemd backend (runtime only when asked for)
+    assert resolve_backend("auto", "", False) == "systemd"
+    assert resolve_backend("runtime", "", False) == "runtime"
     assert resolve_backend("auto", "ns1", True) == "runtime"
+    assert resolve_backend("auto", "ns1", False) == "runtime"
     with pytest.raises(MptcpError) as error:
         resolve_backend("networkmanager", "ns1", True, "mptcp_endpoints_backend")
     assert "mptcp_endpoints_backend is networkmanager, but endpoints in a network namespace (ns1)" in str(error.value)
+    with pytest.raises(MptcpError) as error:
+        resolve_backend("systemd", "ns1", False, "mptcp_endpoints_backend")
+    assert "mptcp_endpoints_backend is systemd, but endpoints in a network namespace (ns1)" in str(error.value)
 
 
 @pytest.mark.parametrize("endpoint, backend, message", [
