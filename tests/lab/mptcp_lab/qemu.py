@@ -16,6 +16,7 @@ the seed script renames NICs by MAC to the link names.
 """
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -134,8 +135,10 @@ class QemuBackend:
 
     def ssh_argv(self, host, argv=(), tty=False):
         plan = self.lab.state["qemu"][host]
+        # ssh hands the guest's shell one string: quote each word, or
+        # ["sh", "-c", "a; b"] would run "sh -c a" and then "b".
         return ["ssh", *SSH_OPTIONS, "-i", str(self.key), "-p", str(plan["ssh_port"]),
-                *(["-t"] if tty else []), "root@127.0.0.1", *argv]
+                *(["-t"] if tty else []), "root@127.0.0.1", *([shlex.join(argv)] if argv else [])]
 
     def _boot_id(self, host):
         out = self._ssh_quietly(host, ["cat", "/proc/sys/kernel/random/boot_id"])
