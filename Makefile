@@ -94,9 +94,11 @@ integration: deps
 system: deps lab-image
 	$(BIN)/pytest -q tests/system
 
-# Real hosts: systemd-nspawn machines (default, three_links, dual_stack, apps) and qemu VMs.
+# Real hosts: systemd-nspawn machines (default, three_links, dual_stack, apps on
+# Debian 12; default and apps on Debian 13 too) and qemu VMs.
 molecule: deps lab-image
-	cd $(ROOT) && for scenario in default three_links dual_stack apps; do \
+	$(LAB) build-image --image debian13
+	cd $(ROOT) && for scenario in default three_links dual_stack apps default_debian13 apps_debian13; do \
 	  $(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 
