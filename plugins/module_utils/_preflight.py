@@ -40,13 +40,16 @@ def check_limits(limits, name="limits"):
 KERNEL_BACKENDS = ("runtime", "systemd")
 
 
-def resolve_backend(backend, namespace, nm_running, name="backend"):
-    """auto: NetworkManager where it runs, else the systemd unit; inside a
-    namespace only runtime endpoints exist (no unit or profile there)."""
+def resolve_backend(backend, namespace, nm_running, name="backend", systemd_running=True):
+    """auto: NetworkManager where it runs, else the systemd unit where systemd
+    runs, else runtime; inside a namespace only runtime endpoints exist (no
+    unit or profile there)."""
     if backend == "auto":
         if namespace:
             return "runtime"
-        return "networkmanager" if nm_running else "systemd"
+        if nm_running:
+            return "networkmanager"
+        return "systemd" if systemd_running else "runtime"
     if backend in ("networkmanager", "systemd") and namespace:
         raise MptcpError("%s is %s, but endpoints in a network namespace (%s) can only be runtime ones"
                          % (name, backend, namespace))

@@ -17,8 +17,8 @@ description:
     subflows limit, peers that announce addresses this host will not accept (C(add_addr_accepted)),
     endpoints of mixed address families, and NetworkManager interfaces without a default route and without
     C(also-without-default-route).
-  - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(systemd)
-    (V(runtime) inside O(namespace)).
+  - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(systemd) when
+    systemd runs, else V(runtime) (also inside O(namespace)).
     Fails when O(backend=networkmanager) is asked for and NetworkManager does not run or is older than 1.40
     (no C(connection.mptcp-flags)), since no profile could then be changed, and when O(backend=systemd) is
     asked for on a host that does not run systemd.
@@ -379,7 +379,8 @@ class PreflightModule(object):
             # only then: a kernel without MPTCP has no net.mptcp keys to list
             check_sysctls(self.params["sysctls"], available_keys(), names["sysctls"], check_values=enabled)
         nm_running = False if namespace else self.networkmanager_running()
-        backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"])
+        systemd_running = os.path.isdir("/run/systemd/system")
+        backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"], systemd_running)
         kernel = kernel_version()
         default_flags = check_default_flags(self.params["default_flags"], backend, kernel, names["default_flags"])
         endpoints = [dict(endpoint, flags=default_flags if endpoint.get("flags") is None
@@ -404,7 +405,7 @@ class PreflightModule(object):
                     "%s is networkmanager but NetworkManager %s on this host has no connection.mptcp-flags "
                     "(it needs %d.%d or newer): choose %s=runtime"
                     % ((names["backend"], ".".join(map(str, version))) + NM_MIN_VERSION + (names["backend"],)))
-        if backend == "systemd" and not os.path.isdir("/run/systemd/system"):
+        if backend == "systemd" and not systemd_running:
             raise MptcpError("%s is systemd but this host does not run systemd: choose %s=runtime"
                              % (names["backend"], names["backend"]))
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:

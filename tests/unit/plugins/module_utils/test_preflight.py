@@ -42,6 +42,8 @@ def test_resolve_backend():
     # no NetworkManager: the persistent systemd backend (runtime only when asked for)
     assert resolve_backend("auto", "", False) == "systemd"
     assert resolve_backend("runtime", "", False) == "runtime"
+    # nothing persistent can work without either (e.g. a container without systemd)
+    assert resolve_backend("auto", "", False, systemd_running=False) == "runtime"
     assert resolve_backend("auto", "ns1", True) == "runtime"
     assert resolve_backend("auto", "ns1", False) == "runtime"
     with pytest.raises(MptcpError) as error:
