@@ -120,6 +120,26 @@ def test_runtime_takes_networkmanager_hands_off_and_stays_converged(lab):
     print("re-run in %.1f s" % again.seconds)
 
 
+def test_systemd_backend_takes_networkmanager_hands_off_and_stays_converged(lab):
+    # NetworkManager back in charge of link1, as on a host that never saw the runtime backend
+    lab.exec("client", ["nmcli", "connection", "modify", "link1", "connection.mptcp-flags", "0x0"], check=True)
+    lab.exec("client", ["nmcli", "device", "reapply", "link1"], check=True)
+    assert ("192.0.2.2", "subflow") in endpoints(lab, "client")
+    wanted = [("198.51.100.2", "subflow")]
+    systemd = runtime_vars(lab, "client", mptcp_endpoints_backend="systemd")
+    result = lab.playbook(ENABLE, extra_vars=systemd, limit="client")
+    assert result.rc == 0, result.output
+    assert profile_flags(lab, "client", "link1") == 0x1
+    assert endpoints(lab, "client") == wanted, result.output
+    lab.exec("client", ["nmcli", "device", "reapply", "link1"], check=True)
+    lab.link("link1", "down")
+    lab.link("link1", "up")
+    again = lab.playbook(ENABLE, extra_vars=systemd, limit="client")
+    assert again.rc == 0, again.output
+    assert again.recap["client"]["changed"] == 0, again.output
+    assert endpoints(lab, "client") == wanted
+
+
 # -- mptcpd (server), against every backend -----------------------------------
 
 @pytest.fixture(scope="module")
