@@ -95,10 +95,11 @@ system: deps lab-image
 	$(BIN)/pytest -q tests/system
 
 # Real hosts: systemd-nspawn machines (default, three_links, dual_stack, apps on
-# Debian 12; default and apps on Debian 13 too) and qemu VMs.
+# Debian 12; default and apps on Debian 13 too; networkd: hosts without
+# NetworkManager, the role's systemd endpoint backend) and qemu VMs.
 molecule: deps lab-image
 	$(LAB) build-image --image debian13
-	cd $(ROOT) && for scenario in default three_links dual_stack apps default_debian13 apps_debian13; do \
+	cd $(ROOT) && for scenario in default three_links dual_stack apps default_debian13 apps_debian13 networkd; do \
 	  $(BIN)/molecule test -s $$scenario || exit 1; \
 	done
 
