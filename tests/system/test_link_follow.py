@@ -134,11 +134,26 @@ def back_after(samples, since, wanted):
     return next((round(t - since, 2) for t, n in samples if t >= since and n >= wanted), None)
 
 
+def tcp_subflows(lab, port):
+    """The client's TCP subflows of the connection to port, as (local, remote) pairs: the
+    kernel's own count (MPTCP_INFO, ss -M) is not always the number of subflows after a flap."""
+    out = lab.exec("client", ["ss", "-tnH", "state", "established", "( dport = :%d )" % port], check=True).stdout
+    return sorted(tuple(line.split()[-2:]) for line in out.splitlines() if line.strip())
+
+
+def mptcp_counters(lab, port):
+    """ss -Mni's view of the connection (subflows, add_addr_accepted) on the client, for messages."""
+    out = lab.exec("client", ["ss", "-MniH", "state", "established", "( dport = :%d )" % port]).stdout
+    return " ".join(word for word in out.split() if word.startswith(("subflows:", "add_addr_accepted:")))
+
+
 def test_link_flap_under_transfer_gets_endpoints_and_subflows_back(follow, tmp_path):
     lab = follow.lab
     wanted = {host: follow.addresses(host) for host in ("server", "client")}
     sender, receiver = follow.transfer(7301, tmp_path)
     wait_started(follow, 7301)
+    paths_before = tcp_subflows(lab, 7301)
+    counters_before = mptcp_counters(lab, 7301)
     link_down = time.monotonic()
     lab.link(FLAPPED_LINK, "down")
     time.sleep(FLAP_DOWN_SECONDS)  # the flap itself
@@ -148,6 +163,14 @@ def test_link_flap_under_transfer_gets_endpoints_and_subflows_back(follow, tmp_p
     wait_until(lambda: all(follow.addresses(h) == wanted[h] for h in wanted), RECOVERY_BOUND,
                "the endpoints after the flap", interval=0.2)
     endpoints_back = time.monotonic() - link_up
+    paths_seconds = None
+    try:
+        wait_until(lambda: len(tcp_subflows(lab, 7301)) >= len(paths_before), RECOVERY_BOUND,
+                   "as many TCP subflows as before the flap", interval=0.2)
+        paths_seconds = time.monotonic() - link_up
+    except AssertionError:
+        pass  # asserted below, after the transfer, with what was found
+    paths_after, counters_after = tcp_subflows(lab, 7301), mptcp_counters(lab, 7301)
     sent = follow.finish(sender, receiver)
     samples = subflow_samples(sent)
     before = count_before(samples, link_down)
@@ -159,13 +182,18 @@ def test_link_flap_under_transfer_gets_endpoints_and_subflows_back(follow, tmp_p
                    for a in link["addresses"]}
         assert not flapped & during[host], "%s kept %s while %s was down" % (host, during[host], FLAPPED_LINK)
     assert before >= 1 and fewest < before, samples
+    story = ("TCP subflows before the flap %s (%s), after %s (%s)"
+             % (paths_before, counters_before, paths_after, counters_after))
     assert back is not None and back <= RECOVERY_BOUND, (
-        "%s backend: the running connection had %d subflows before the flap and not again within %d s after "
-        "link up: %s" % (follow.backend, before, RECOVERY_BOUND, samples))
-    note("%s backend, %s down %d s under a %d MiB transfer: sha256 intact, endpoints back %.1f s and subflows "
-         "%d -> %d -> %d again %.1f s after link up"
+        "%s backend: the running connection had %d subflows (MPTCP_INFO) before the flap and not again within "
+        "%d s after link up: %s; %s" % (follow.backend, before, RECOVERY_BOUND, samples, story))
+    assert paths_seconds is not None, (
+        "%s backend: the connection's subflows are not all back %d s after link up: %s"
+        % (follow.backend, RECOVERY_BOUND, story))
+    note("%s backend, %s down %d s under a %d MiB transfer: sha256 intact, endpoints back %.1f s, subflows "
+         "(MPTCP_INFO) %d -> %d -> %d again %.1f s and %d TCP subflows again %.1f s after link up"
          % (follow.backend, FLAPPED_LINK, FLAP_DOWN_SECONDS, FLOW_BYTES >> 20, endpoints_back, before, fewest,
-            before, back))
+            before, back, len(paths_before), paths_seconds))
 
 
 def add_address(follow, address):
