@@ -23,7 +23,7 @@ import os
 import platform
 import re
 import shlex
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
@@ -56,10 +56,11 @@ class BenchError(Exception):
 
 
 def run(argv, timeout=900, env=None):
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout, env=env)
+    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout, env=env,
+                            check=False)
     if result.returncode:
-        raise BenchError("%s failed (%d): %s" % (shlex.join(str(a) for a in argv[:8]), result.returncode,
-                                                (result.stderr or result.stdout).strip()[-2000:]))
+        said = (result.stderr or result.stdout).strip()[-2000:]
+        raise BenchError("%s failed (%d): %s" % (shlex.join(str(a) for a in argv[:8]), result.returncode, said))
     return result.stdout
 
 
@@ -110,21 +111,40 @@ class LabRun(object):
         env = dict(ENV, ANSIBLE_STDOUT_CALLBACK=callback) if callback else ENV
         started = time.monotonic()
         result = subprocess.run([str(BIN / "ansible-playbook"), "-i", self.inventory, str(path)] + list(extra),
-                                capture_output=True, text=True, env=env, timeout=1800, cwd=str(ROOT))
+                                capture_output=True, text=True, env=env, timeout=1800, cwd=str(ROOT), check=False)
         seconds = time.monotonic() - started
         recap = re.findall(r"^(\S+)\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                            result.stdout, re.M)
         if result.returncode or (not callback and not recap) or any(int(u) or int(f) for _h, _o, _c, u, f in recap):
-            raise BenchError("%s on lab %s failed (%d):\n%s" % (Path(path).name, self.name, result.returncode,
-                                                                 (result.stdout + result.stderr)[-4000:]))
+            failed = sorted(set(re.findall(r"^fatal: \[([^\]]+)\]", result.stdout, re.M)))
+            # The first failed task and its message, on the first line: that line is what the report keeps.
+            task = re.search(r"^(?:TASK|RUNNING HANDLER) \[([^\]]*)\][^\n]*\n(?:(?!TASK \[|RUNNING HANDLER \[).*\n)*?"
+                             r"fatal: \[[^\]]+\]: \w+! => (.*)$", result.stdout, re.M)
+            what = "task %r: %s" % (task.group(1), task.group(2)[:400]) if task else "?"
+            raise BenchError("%s on lab %s failed (%d) on %s: %s; units: %s\n%s" % (
+                Path(path).name, self.name, result.returncode, ", ".join(failed) or "?", what,
+                self.failed_units(failed[:3]), (result.stdout + result.stderr)[-3000:]))
         return seconds, sum(int(c) for _h, _o, c, _u, _f in recap), result.stdout
+
+    def failed_units(self, hosts):
+        """What systemd says of failed units on hosts (e.g. a limits unit's status=219/CGROUP)."""
+        said = []
+        for host in hosts:
+            try:
+                said.append("%s: %s" % (host, " | ".join(self.sh(host, (
+                    "systemctl --failed --no-legend --plain; systemctl status --no-pager -n 0 set_mptcp_limit.service "
+                    "| grep -i 'process\\|status='; journalctl -b --no-pager -q -n 3 -u set_mptcp_limit.service"
+                )).split("\n")).strip()))
+            except BenchError as exc:
+                said.append("%s: %s" % (host, exc))
+        return "; ".join(said)
 
     def wait_endpoints(self, host, addresses, timeout=60):
         """Until every address is a kernel endpoint of host (NetworkManager adds them on activation)."""
         deadline = time.monotonic() + timeout
         while True:
-            shown = {e.get("address") for e in json.loads(run(self.netns(host, ["ip", "-j", "mptcp", "endpoint",
-                                                                                 "show"])) or "[]")}
+            listed = run(self.netns(host, ["ip", "-j", "mptcp", "endpoint", "show"]))
+            shown = {e.get("address") for e in json.loads(listed or "[]")}
             if set(addresses) <= shown:
                 return
             if time.monotonic() > deadline:
@@ -136,7 +156,7 @@ class LabRun(object):
 _port = [5300]
 
 
-def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=()):
+def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None):
     """One client -> server transfer to the server's link1 address. events:
     (seconds after the start, label, callable) run meanwhile; their times are returned."""
     _port[0] += 1
@@ -153,9 +173,9 @@ def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=()):
                 if receiver.poll() is not None or time.monotonic() > deadline:
                     raise BenchError("the receiver did not start: %s" % receiver.stderr.read())
                 time.sleep(0.02)
-            sender = subprocess.Popen(lab.netns("client", [sys.executable, FLOW, "send", "--connect",
-                                                           lab.address("server", "link1"), "--port", port,
-                                                           "--bytes", str(int(nbytes)), "--proto", proto]),
+            argv = [sys.executable, FLOW, "send", "--connect", lab.address("server", "link1"), "--port", port,
+                    "--bytes", str(int(nbytes)), "--proto", proto] + (["--cc", cc] if cc else [])
+            sender = subprocess.Popen(lab.netns("client", argv),
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             started = time.monotonic()
             marks, errors = [], []
@@ -224,18 +244,19 @@ def unconfigure_by_hand(lab):
         lab.sh(host, "ip mptcp endpoint flush; ip mptcp limits set subflows 2 add_addr_accepted 0")
 
 
-def measure(lab, label, nbytes, proto, runs, keep):
+def measure(lab, label, nbytes, proto, runs, keep, cc=None):
     figures = []
     for number in range(runs):
         before = qdisc_bytes(lab, "client", lab.links())
-        result = transfer(lab, nbytes, proto=proto)
+        result = transfer(lab, nbytes, proto=proto, cc=cc)
         wire = qdisc_bytes(lab, "client", lab.links()) - before
         received, sent = result["received"], result["sent"] or {}
         if received["bytes"] != result["expected"] or received["sha256"] != sent.get("sha256"):
-            raise BenchError("%s: transfer %d lost data (%d of %d bytes)" % (label, number, received["bytes"],
-                                                                            result["expected"]))
+            raise BenchError("%s: transfer %d lost data (%d of %d bytes)" % (
+                label, number, received["bytes"], result["expected"]))
         figures.append({"mbit": goodput(result), "wire_bytes": wire,
-                        "bytes": received["bytes"], "subflows": sent.get("max_additional_subflows", 0)})
+                        "bytes": received["bytes"], "subflows": sent.get("max_additional_subflows", 0),
+                        "paths": sent.get("paths", [])})
         if number == 0 and keep is not None:
             keep[label] = {"samples": received["samples"], "started": received["started"]}
         log("  %s run %d: %.2f Mbit/s" % (label, number + 1, figures[-1]["mbit"]))
@@ -267,8 +288,14 @@ def aggregation(args):
         if config == "hand-made":
             one = {"link1": rates["link1"]}
             entry["tcp"] = measure(lab, "%s tcp" % label, case_bytes(one), "tcp", args.runs, results["series"])
+        if config == "hand-made" and not args.smoke and results["congestion_control"] != "cubic":
+            # A diagnostic, not the figure: the same with the congestion
+            # control most kernels default to, to tell its share of a miss.
+            entry["hand-made, cubic"] = measure(lab, "%s hand-made, cubic" % label, case_bytes(rates), "mptcp",
+                                                args.runs, None, cc="cubic")
 
     with LabRun("agg2", "two-links") as lab:
+        results["congestion_control"] = run(lab.netns("client", ["sysctl", "-n", "net.ipv4.tcp_congestion_control"])).strip()
         chosen = cases[:1] if args.smoke else cases
         configure_by_hand(lab, ["link1", "link2"])
         for label, rates in chosen:
@@ -340,15 +367,6 @@ def nm_profile(lab, flags):
     """The client's link2 profile flags, set with the collection's module."""
     run([BIN / "ansible", "-i", lab.inventory, "clients", "-m", "mptcp.multipath.mptcp_nm_profile",
          "-a", '{"interface": "link2", "flags": %s}' % flags], env=ENV)
-
-
-def rate_series(samples, key):
-    """[(time, Mbit/s)] of one counter between consecutive samples."""
-    series = []
-    for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
-        if t1 > t0:
-            series.append((t1, (key(c1) - key(c0)) * 8 / (t1 - t0) / 1e6))
-    return series
 
 
 def failover_figures(result, name):
@@ -501,6 +519,20 @@ def pyroute2_import(args, lab):
     return figures
 
 
+def control_run(args, lab, commands):
+    figures = {}
+    for key, path in (("permanent", ROOT / "playbooks" / "permanent.yml"), ("commands", commands)):
+        if args.smoke and key == "permanent":
+            continue  # the smoke run stays short: its aggregation part runs permanent.yml already
+        figures["%s first" % key] = lab.playbook(path)[0]
+        if args.smoke:
+            continue
+        figures["%s re-run" % key], changed, _out = lab.playbook(path)
+        if key == "permanent":
+            figures["re-run changed"] = changed
+    return figures
+
+
 def control_plane(args, save):
     counts = [2] if args.smoke else args.hosts
     results = {}
@@ -510,22 +542,25 @@ def control_plane(args, save):
         for count in counts:
             entry = results.setdefault(str(count), {"permanent first": [], "permanent re-run": [],
                                                     "commands first": [], "commands re-run": [],
-                                                    "re-run changed": [], "boot": []})
+                                                    "re-run changed": [], "boot": [], "failures": []})
             for number in range(1 if args.smoke else args.runs):
                 # Fresh hosts for every first converge. The seed's commands run
                 # on the same hosts afterwards: they do the same work either way.
                 with LabRun("cp%d" % count, "hosts-%d" % count) as lab:
                     entry["boot"].append(lab.boot_seconds)
-                    for key, path in (("permanent", ROOT / "playbooks" / "permanent.yml"), ("commands", commands)):
-                        entry["%s first" % key].append(lab.playbook(path)[0])
-                        if args.smoke and key == "commands":
-                            continue  # the smoke run stays short: one re-run checks the code
-                        again, changed, _out = lab.playbook(path)
-                        entry["%s re-run" % key].append(again)
-                        if key == "permanent":
-                            entry["re-run changed"].append(changed)
+                    try:
+                        figures = control_run(args, lab, commands)
+                    except BenchError as exc:
+                        # Counted and shown, not hidden: the run's times are left out.
+                        entry["failures"].append(str(exc).split("\n", 1)[0][:1500])
+                        log("control plane %d hosts run %d failed: %s" % (count, number + 1, entry["failures"][-1]))
+                        if args.smoke:
+                            raise
+                        continue
+                    for key, value in figures.items():
+                        entry[key].append(value)
                     log("control plane %d hosts run %d: %s" % (count, number + 1, ", ".join(
-                        "%s %.1f s" % (key, values[-1]) for key, values in entry.items() if values and "changed" not in key)))
+                        "%s %.1f s" % (key, figures[key]) for key in figures if "changed" not in key)))
                 save(results)
     return results
 
@@ -538,7 +573,7 @@ def machine():
             "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30),
             "os": Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "",
             "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                     capture_output=True, text=True).stdout.strip()}
+                                     capture_output=True, text=True, check=False).stdout.strip()}
 
 
 def main():
@@ -553,6 +588,8 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: the code works, no figures")
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="where to put the table ('' for nowhere)")
     args = parser.parse_args()
+    # A stopped run takes its labs down (the `with` blocks) on SIGTERM as on Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
     if args.smoke:
         args.runs, args.seconds = 1, 0.5
         PREFIX[0] = "bench-smoke"
@@ -568,7 +605,7 @@ def main():
                 data["results"] = aggregation(args)
             else:
                 # Saved after every run: a long run stopped early still leaves its figures.
-                def save(results, data=data):
+                def save(results):
                     data.update(results=results, seconds=time.monotonic() - section_started,
                                 load_end=os.getloadavg(), partial=True)
                     (out / "results-control.json").write_text(json.dumps(data, indent=1) + "\n")

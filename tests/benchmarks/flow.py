@@ -17,6 +17,7 @@ import hashlib
 import json
 import random
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -45,6 +46,17 @@ def rx_bytes():
             if name.strip() != "lo":
                 counters[name.strip()] = int(fields.split()[0])
     return counters
+
+
+def subflow_paths(port):
+    """The TCP connections (MPTCP subflows) to the receiver's port, as
+    "local -> peer"; a subflow bound to a device shows it as address%dev."""
+    try:
+        output = subprocess.run(["ss", "-Htn", "state", "established", "( dport = :%d )" % port],
+                                capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted("%s -> %s" % tuple(line.split()[2:4]) for line in output.splitlines() if len(line.split()) >= 4)
 
 
 def receive(args):
@@ -97,10 +109,15 @@ def send(args):
     doubled = memoryview(block + block)
     digest = hashlib.sha256()
     connection = open_socket(args.proto)
+    if args.cc:
+        # Per socket: a namespace other than the first may only default to
+        # the "allowed" algorithms; root may choose any for its socket (MPTCP
+        # passes it on to every subflow).
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, args.cc.encode())
     connection.settimeout(120)
     connection.connect((args.connect, args.port))
     started = time.monotonic()
-    sent, subflows, position = 0, 0, 0
+    sent, subflows, position, paths = 0, 0, 0, None
     while sent < total:
         offset = position % len(block)
         chunk = doubled[offset:offset + min(CHUNK, total - sent)]
@@ -108,6 +125,8 @@ def send(args):
         digest.update(chunk)
         sent += len(chunk)
         position += len(chunk) + 7
+        if paths is None and sent >= total // 2:
+            paths = subflow_paths(args.port)
         if args.proto == "mptcp" and sent % (1 << 20) < CHUNK:
             try:
                 subflows = max(subflows, connection.getsockopt(SOL_MPTCP, MPTCP_INFO, 64)[0])
@@ -117,7 +136,8 @@ def send(args):
     connection.recv(1)  # the receiver closes after reading everything
     connection.close()
     print(json.dumps({"bytes": sent, "sha256": digest.hexdigest(), "started": started,
-                      "ended": time.monotonic(), "max_additional_subflows": subflows}), flush=True)
+                      "ended": time.monotonic(), "max_additional_subflows": subflows,
+                      "paths": paths or []}), flush=True)
 
 
 def main():
@@ -134,6 +154,7 @@ def main():
     tx.add_argument("--bytes", required=True)
     tx.add_argument("--proto", choices=["mptcp", "tcp"], default="mptcp")
     tx.add_argument("--seed", type=int, default=1)
+    tx.add_argument("--cc", help="TCP congestion control of this connection (default: the namespace's)")
     args = parser.parse_args()
     return receive(args) if args.verb == "receive" else send(args)
 

@@ -157,7 +157,7 @@ def aggregation_rows(results, misses):
     summary = {}
     for label, entry in results["cases"].items():
         total = sum(entry["rates"].values())
-        for config in ("permanent.yml", "hand-made", "tcp"):
+        for config in ("permanent.yml", "hand-made", "tcp", "hand-made, cubic"):
             runs = entry.get(config)
             if not runs:
                 continue
@@ -165,7 +165,8 @@ def aggregation_rows(results, misses):
             physical = reference * (limit["tcp"] if config == "tcp" else limit["mptcp"])
             rates = [r["mbit"] for r in runs]
             efficiency = [r["bytes"] / r["wire_bytes"] for r in runs if r["wire_bytes"]]
-            name = "plain TCP, link1 only" if config == "tcp" else config
+            name = {"tcp": "plain TCP, link1 only",
+                    "hand-made, cubic": "(diagnostic) hand-made, congestion control cubic"}.get(config, config)
             rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                 label, name, fmt(rates), fmt([r / total for r in rates], 100, 1, "%"),
                 fmt([r / physical for r in rates], 100, 1, "%"), fmt(efficiency, 100, 1, "%"),
@@ -207,17 +208,20 @@ def failover_rows(results, misses):
 
 
 def control_rows(results, misses):
-    rows = ["| hosts | runs | lab boot, s | permanent.yml first converge, s | permanent.yml re-run, s | re-run changed "
-            "| seed commands first, s | seed commands re-run, s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| hosts | runs | failed runs | lab boot, s | permanent.yml first converge, s | permanent.yml re-run, s | re-run changed "
+            "| seed commands first, s | seed commands re-run, s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for count in sorted(results, key=int):
         entry = results[count]
-        rows.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
-            count, len(entry["permanent first"]), fmt(entry["boot"], digits=1), fmt(entry["permanent first"], digits=1),
+        rows.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+            count, len(entry["permanent first"]), len(entry.get("failures", [])), fmt(entry["boot"], digits=1), fmt(entry["permanent first"], digits=1),
             fmt(entry["permanent re-run"], digits=1), "/".join(str(c) for c in sorted(set(entry["re-run changed"]))),
             fmt(entry["commands first"], digits=1), fmt(entry["commands re-run"], digits=1)))
         if any(entry["re-run changed"]):
             misses.append("control plane %s hosts: the re-run of permanent.yml changed %s" % (
                 count, entry["re-run changed"]))
+    for count in sorted(results, key=int):
+        for failure in results[count].get("failures", []):
+            misses.append("control plane %s hosts: a run failed: %s" % (count, failure))
     ratios = []
     if "2" in results:
         for count in sorted(results, key=int)[1:]:
@@ -236,8 +240,8 @@ def task_rows(results, misses):
             "| --- | --- | --- | --- |"]
     for name, kinds in results.items():
         ratio = med(kinds["module"]) / med(kinds["command"])
-        rows.append("| %s | %s | %s | %.2fx |" % (name, fmt(kinds["module"], digits=3), fmt(kinds["command"], digits=3),
-                                               ratio))
+        rows.append("| %s | %s | %s | %.2fx |" % (
+            name, fmt(kinds["module"], digits=3), fmt(kinds["command"], digits=3), ratio))
         if ratio > 1.1:
             misses.append("per task: %s costs %.2fx the command task, target <= 1.1x" % (name, ratio))
     return rows
@@ -292,15 +296,30 @@ def write(out, readme=None):
                       limit["mptcp"] * 100, limit["tcp"] * 100, limit["tcp_payload"], WIRE_EXTRA,
                       limit["mptcp_wire"] * 100, limit["tcp_wire"] * 100), ""]
         lines += rows + [""]
+        paths = ["- %s, %s: %s" % (label, config, ", ".join("`%s`" % p for p in entry[config][0]["paths"]))
+                 for label, entry in agg["cases"].items() for config in ("hand-made", "permanent.yml")
+                 if entry.get(config) and entry[config][0].get("paths")]
+        if paths:
+            lines += ["The subflows of each configuration's first run, halfway through (client -> server; "
+                      "`address%dev` is a subflow bound to a device):", ""] + paths + [""]
+        lines += ["Plain TCP shows slightly more than its physical limit: tbf's bucket (16 KiB) starts full, "
+                  "about 0.3% of a 4 s transfer at 10 Mbit/s.", ""]
+        if agg.get("congestion_control"):
+            lines += ["TCP congestion control on the hosts: `%s` (`net.ipv4.tcp_congestion_control`, which the "
+                      "lab's namespaces take from this machine; the benchmark leaves it). The *diagnostic* row, where "
+                      "there is one, repeats hand-made with `cubic`, the usual kernel default, only to tell how much of "
+                      "the figures is the congestion control's." % agg["congestion_control"], ""]
         lines += ["Targets: >= 92% of the link sum on 2 x 10, >= 90% on 3 x 10, permanent.yml within 2 points of "
                   "hand-made; the kernel selftest `simult_flows.sh` accepts about 85%.", ""]
         if plots["throughput"]:
             lines += ["![throughput per link](%s)" % plots["throughput"], ""]
         for (label, config), share in summary.items():
             if config == "permanent.yml":
-                summary_rows.append("| aggregation %s, permanent.yml | %.1f%% of the link sum (hand-made %s) | %s |" % (
+                cubic = summary.get((label, "hand-made, cubic"))
+                summary_rows.append("| aggregation %s, permanent.yml | %.1f%% of the link sum (hand-made %s%s) | %s |" % (
                     label, share * 100, "%.1f%%" % (summary[(label, "hand-made")] * 100)
                     if (label, "hand-made") in summary else "-",
+                    "; diagnostic, hand-made on cubic: %.1f%%" % (cubic * 100) if cubic else "",
                     {"2 x 10 Mbit/s": ">= 92%", "3 x 10 Mbit/s": ">= 90%"}.get(label, "within 2 points of hand-made")))
         if agg.get("failover"):
             params, cases = agg["failover"]["params"], agg["failover"]["cases"]
@@ -327,21 +346,28 @@ def write(out, readme=None):
     if control:
         plots["control"] = plot_control(control, out / "control-plane.png")
         rows, ratios = control_rows(control, misses)
+        if data["control"].get("runs_note"):
+            lines += ["Runs: %s." % data["control"]["runs_note"], ""]
+        if data["control"].get("partial"):
+            lines += ["**This section was stopped before its end: the runs column says how many runs each figure "
+                      "has.**", ""]
         lines += ["`playbooks/permanent.yml` on N fresh nspawn hosts (N/2 server/client pairs, two links each: "
                   "`tests/lab/topologies/hosts-N.yml`), forks 16: the first converge and an idempotent re-run; "
                   "then, on the same hosts, a playbook of plain `ansible.builtin.command` tasks running the seed's "
                   "34.4 commands (sysctl file, `sysctl -p`, the limits unit, `systemctl enable --now`, "
                   "`nmcli connection modify` and `nmcli device reapply` per link), twice. Each run boots its own lab.",
-                  ""] + rows + ["", "Growth: " + "; ".join(ratios) + ".", "",
-                                "Targets: the re-run reports changed=0; 16 hosts <= 3x the time of 2.", ""]
+                  ""] + rows + [""] + (["Growth: " + "; ".join(ratios) + ".", ""] if ratios else []) + [
+                      "Targets: the re-run reports changed=0; 16 hosts <= 3x the time of 2.", ""]
         if plots["control"]:
             lines += ["![run time against host count](%s)" % plots["control"], ""]
         for count in sorted(control, key=int):
-            summary_rows.append("| permanent.yml on %s hosts | first %s s, re-run %s s (changed %s) | "
-                                "re-run changed=0; 16 hosts <= 3x 2 hosts |" % (
-                                    count, fmt(control[count]["permanent first"], digits=1),
+            summary_rows.append("| permanent.yml on %s hosts (%d runs) | first %s s, re-run %s s (changed %s); "
+                                "seed commands first %s s | re-run changed=0; 16 hosts <= 3x 2 hosts |" % (
+                                    count, len(control[count]["permanent first"]),
+                                    fmt(control[count]["permanent first"], digits=1),
                                     fmt(control[count]["permanent re-run"], digits=1),
-                                    "/".join(str(c) for c in sorted(set(control[count]["re-run changed"])))))
+                                    "/".join(str(c) for c in sorted(set(control[count]["re-run changed"]))),
+                                    fmt(control[count]["commands first"], digits=1)))
     if agg and agg.get("per_task"):
         lines += ["Per task: each module next to a command task doing the same, alternately first, on the "
                   "two hosts of the two-links lab (configured by permanent.yml); a task's wall time for both "
@@ -352,8 +378,8 @@ def write(out, readme=None):
         py = agg["pyroute2"]
         lines += ["pyroute2 %s on the managed host (Debian 12's python3-pyroute2): `import pyroute2` plus "
                   "`pyroute2.MPTCP` takes %s s inside the interpreter; starting `python3 -c pass` in the host "
-                  "takes %s s (through `mptcp-lab exec`)." % (py.get("version"), fmt(py["seconds"], digits=3),
-                                                             fmt(py["python_start"], digits=3)), ""]
+                  "takes %s s (through `mptcp-lab exec`)." % (
+                      py.get("version"), fmt(py["seconds"], digits=3), fmt(py["python_start"], digits=3)), ""]
         for name, kinds in agg["per_task"].items():
             summary_rows.append("| task %s | %.2fx the command task | <= 1.1x |" % (
                 name, med(kinds["module"]) / med(kinds["command"])))
@@ -382,9 +408,9 @@ def update_readme(path, machine, first, rows, plots, smoke):
     if START not in text or END not in text or smoke:
         return
     block = [START, "",
-             "Latest `make bench` (%s, %s, kernel %s, %d CPUs; full table and causes of misses: "
-             "[docs/benchmarks/README.md](docs/benchmarks/README.md)):" % (
-                 first["date"], machine["cpu"], machine["kernel"], machine["cpus"]), "",
+             "Latest `make bench` (%s, %s, kernel %s, %d CPUs, load average %.1f at its start; full table "
+             "and causes of misses: [docs/benchmarks/README.md](docs/benchmarks/README.md)):" % (
+                 first["date"], machine["cpu"], machine["kernel"], machine["cpus"], first["load_start"][0]), "",
              "| what | measured (median, min-max) | target |", "| --- | --- | --- |"] + rows + [""]
     links = ["[%s](docs/benchmarks/%s)" % (name, file) for name, file in plots.items() if file]
     if links:

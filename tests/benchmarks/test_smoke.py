@@ -23,7 +23,7 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     readme = tmp_path / "MAIN.md"
     readme.write_text("before\n<!-- benchmarks:start -->\nold\n<!-- benchmarks:end -->\nafter\n")
     result = subprocess.run([sys.executable, str(BENCH), "--smoke", "--out", str(tmp_path), "--readme", str(readme)],
-                            capture_output=True, text=True, timeout=600)
+                            capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     agg = json.loads((tmp_path / "results-aggregation.json").read_text())
@@ -48,8 +48,8 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     control = json.loads((tmp_path / "results-control.json").read_text())
     two = control["results"]["2"]
     assert "partial" not in control
-    assert number(two["permanent first"][0]) and number(two["commands first"][0])
-    assert two["re-run changed"] == [0]
+    assert number(two["commands first"][0]) and number(two["boot"][0])
+    assert two["failures"] == []
 
     report = (tmp_path / "README.md").read_text()
     for heading in ("## 1. Aggregation", "## 2. Failover", "## 3. Control plane", "## 4. Targets missed"):
