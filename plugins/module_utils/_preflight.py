@@ -65,6 +65,20 @@ def _flag_list(flags):
     return list(flags)
 
 
+def signal_count(endpoints, default_flags):
+    """How many of ``endpoints`` announce their address (``signal``, their
+    own flags or else ``default_flags``): a peer's count, so it never fails
+    on that peer's mistakes (its own run reports them)."""
+    count = 0
+    for endpoint in endpoints or []:
+        if not isinstance(endpoint, dict):
+            continue
+        flags = _flag_list(endpoint.get("flags"))
+        if "signal" in (_flag_list(default_flags) or [] if flags is None else flags):
+            count += 1
+    return count
+
+
 def check_default_flags(default_flags, backend, kernel=None, name="default_flags"):
     """Flags that endpoints without their own get, checked on their own so
     that a message can name where a bad flag came from."""
@@ -161,7 +175,7 @@ def check_sysctl_file(path, name="sysctl_file", isdir=os.path.isdir):
 def check_service_name(unit, name="unit"):
     """A unit file name under /etc/systemd/system: a .service, no path."""
     if not SERVICE_NAME.match(str(unit or "")):
-        raise MptcpError("%s %r is not a systemd service name (like set_mptcp_limit.service, no directory)"
+        raise MptcpError("%s %r is not a systemd service name (a name like example.service, no directory)"
                          % (name, unit))
 
 

@@ -115,12 +115,27 @@ options:
     type: str
     choices: [enabled, disabled]
     default: enabled
-  peer_signal_count:
+  peers:
     description:
-      - How many addresses the peers of this host announce (their V(signal) endpoints), to warn when
-        C(add_addr_accepted) is lower.
-    type: int
-    default: 0
+      - What the peers of this host declare (the other hosts of the play), to warn when they announce more
+        addresses (V(signal) endpoints) than C(add_addr_accepted) lets this host use.
+      - Each peer's endpoints are counted, not checked (the peer's own run checks them).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      endpoints:
+        description:
+          - The peer's endpoints, as it gives them in O(endpoints).
+        type: list
+        elements: dict
+        default: []
+      default_flags:
+        description:
+          - The peer's O(default_flags).
+        type: list
+        elements: str
+        default: []
   sysctls:
     description:
       - Other C(net.mptcp.*) sysctls the configuration will set, by short or full name. Each must exist on this
@@ -157,7 +172,11 @@ options:
   limits_unit:
     description:
       - Name of the systemd unit file that will set the limits at boot; it must be a C(.service) name without
-        a directory. Not checked when left out or inside O(namespace).
+        a directory. Not checked when left out.
+    type: str
+  endpoints_unit:
+    description:
+      - Name of the systemd unit file of the V(systemd) backend, checked like O(limits_unit).
     type: str
   variable_names:
     description:
@@ -193,6 +212,9 @@ options:
         type: str
       limits_unit:
         description: Name of O(limits_unit).
+        type: str
+      endpoints_unit:
+        description: Name of O(endpoints_unit).
         type: str
       exclusive:
         description: Name of O(exclusive).
@@ -331,13 +353,14 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     nm_adds_endpoints,
     normalize_endpoints,
     resolve_backend,
+    signal_count,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls
 
 NM_FLAGS_FIELD = "connection.mptcp-flags"
 # How messages name each option unless variable_names says otherwise.
 OPTION_NAMES = ("limits", "endpoints", "default_flags", "backend", "namespace", "sysctls", "sysctl_file",
-                "disabled_interfaces", "limits_unit", "exclusive", "nm_hands_off")
+                "disabled_interfaces", "limits_unit", "endpoints_unit", "exclusive", "nm_hands_off")
 
 
 class PreflightModule(object):
@@ -369,8 +392,10 @@ class PreflightModule(object):
         namespace = self.params["namespace"]
         if not namespace:
             check_sysctl_file(self.params["sysctl_file"], names["sysctl_file"])
-            if self.params["limits_unit"] is not None:
-                check_service_name(self.params["limits_unit"], names["limits_unit"])
+        # a bad name is refused even where no unit is written (a namespace)
+        for unit in ("limits_unit", "endpoints_unit"):
+            if self.params[unit] is not None:
+                check_service_name(self.params[unit], names[unit])
         try:
             enter_namespace(namespace)
         except MptcpError as exc:
@@ -421,7 +446,9 @@ class PreflightModule(object):
             default_routes = set()
             if backend == "networkmanager":
                 default_routes = default_route_interfaces(self.module.run_command, self.ip_binary())
-            warnings = advice(endpoints, backend, limits, self.params["peer_signal_count"], default_routes)
+            peer_signal_count = sum(signal_count(peer["endpoints"], peer["default_flags"])
+                                    for peer in self.params["peers"])
+            warnings = advice(endpoints, backend, limits, peer_signal_count, default_routes)
         warnings += managers["warnings"]
         for warning in warnings:
             self.module.warn(warning)
@@ -512,13 +539,17 @@ def main():
             backend=dict(type="str", choices=["auto", "networkmanager", "runtime", "systemd"], default="auto"),
             default_flags=dict(type="list", elements="str", default=[], choices=list(ENDPOINT_FLAGS)),
             state=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
-            peer_signal_count=dict(type="int", default=0),
+            peers=dict(type="list", elements="dict", default=[], options=dict(
+                endpoints=dict(type="list", elements="dict", default=[]),
+                default_flags=dict(type="list", elements="str", default=[]),
+            )),
             sysctls=dict(type="dict", default={}),
             sysctl_file=dict(type="path", default="/etc/sysctl.d/90-enable-MPTCP.conf"),
             disabled_interfaces=dict(type="list", elements="str", default=[]),
             exclusive=dict(type="bool", default=True),
             nm_hands_off=dict(type="bool", default=True),
             limits_unit=dict(type="str"),
+            endpoints_unit=dict(type="str"),
             variable_names=dict(type="dict", default={},
                                 options=dict((name, dict(type="str")) for name in OPTION_NAMES)),
             namespace=dict(type="str"),

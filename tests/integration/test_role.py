@@ -124,7 +124,7 @@ def test_bad_input_stops_the_role_before_any_change(lab, interpreter, tmp_path):
           "mptcp_endpoints": [{"address": "127.0.0.1", "flags": ["subflow"]}]}, "127.0.0.1 is a loopback address"),
         ({"mptcp_state": "sideways"}, "sideways"),
         ({"mptcp_endpoints_unit": "../evil.service"},
-         'mptcp_endpoints_unit "../evil.service" is not a systemd service name'),
+         "mptcp_endpoints_unit '../evil.service' is not a systemd service name"),
     ]
     for role_vars, message in cases:
         result = run_role(lab, interpreter, tmp_path, role_vars, check=False)

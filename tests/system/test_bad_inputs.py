@@ -128,6 +128,8 @@ BAD = [
          ["mptcp_sysctl_file", "/nonexistent/90-mptcp.conf"]),
     case("limits-unit-path", ENABLE, {"mptcp_limits": {"subflows": 2}, "mptcp_limits_unit": "../../tmp/evil.service"},
          ["mptcp_limits_unit", "../../tmp/evil.service"]),
+    case("endpoints-unit-path", ENABLE, {"mptcp_endpoints_unit": "../../tmp/evil.service"},
+         ["mptcp_endpoints_unit", "../../tmp/evil.service"]),
     case("namespace-bad-name", ENABLE, {"mptcp_namespace": "../x"}, ["mptcp_namespace", "../x"]),
     case("namespace-missing", ENABLE, {"mptcp_namespace": "nosuch"}, ["mptcp_namespace", "nosuch"]),
     # -- playbooks: what they derive from the inventory

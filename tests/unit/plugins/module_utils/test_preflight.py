@@ -13,6 +13,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     nm_adds_endpoints,
     normalize_endpoints,
     resolve_backend,
+    signal_count,
 )
 
 INTERFACES = {"lo", "enp4s0f0", "enp4s0f1"}
@@ -414,3 +415,16 @@ def test_networkmanager_backend_warns_about_endpoints_it_will_never_remove():
 def test_both_rivals_are_named_at_once():
     result = conflicts("runtime", nm=CLIENT_NM, mptcpd=True, declared=RUNTIME_LINK2, hands_off=False)
     assert len(result["errors"]) == 2
+
+
+def test_signal_count_applies_each_peers_default_flags_once():
+    endpoints = [{"interface": "eth1"}, {"interface": "eth2", "flags": ["subflow"]},
+                 {"interface": "eth3", "flags": "signal,backup"}]
+    assert signal_count(endpoints, ["signal", "subflow"]) == 2
+    assert signal_count(endpoints, []) == 1
+    assert signal_count([], ["signal"]) == 0
+
+
+def test_signal_count_never_fails_on_a_peers_mistakes():
+    assert signal_count(["not a dict", {"flags": None}], "signal") == 1
+    assert signal_count(None, ["signal"]) == 0
