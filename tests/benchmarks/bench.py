@@ -110,8 +110,17 @@ class LabRun(object):
         """Wall time, summed changed count and output of one ansible-playbook run."""
         env = dict(ENV, ANSIBLE_STDOUT_CALLBACK=callback) if callback else ENV
         started = time.monotonic()
-        result = subprocess.run([str(BIN / "ansible-playbook"), "-i", self.inventory, str(path)] + list(extra),
-                                capture_output=True, text=True, env=env, timeout=1800, cwd=str(ROOT), check=False)
+        # Its own process group: a stopped benchmark ends its forked workers too, not only the parent.
+        process = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", self.inventory, str(path)] + list(extra),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),
+                                   start_new_session=True)
+        try:
+            stdout, stderr = process.communicate(timeout=1800)
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
         seconds = time.monotonic() - started
         recap = re.findall(r"^(\S+)\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
                            result.stdout, re.M)
