@@ -267,17 +267,6 @@ def module_processes(lab, host):
     return [line for line in result.stdout.splitlines() if "pgrep" not in line]
 
 
-def wait_until(predicate, timeout, what, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
-
-
 # -- a transfer across a fault ------------------------------------------------------
 
 # Runs inside a lab host (Debian 12's python3, standard library only).

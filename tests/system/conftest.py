@@ -10,7 +10,8 @@ machines with NetworkManager), exactly as a user runs them.
         lab.exec("client", ["ip", "mptcp", "endpoint", "show"]).stdout
 
 The lab is driven through its command line (tests/lab/mptcp-lab), so these
-fixtures depend only on what tests/lab/README.md documents. They never skip:
+fixtures depend only on what tests/lab/README.md documents (which includes
+its polling helper, mptcp_lab.util.wait_for, shared with the tests). They never skip:
 without root, or when a lab cannot boot, the tests fail.
 """
 
@@ -28,6 +29,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 LAB_TOOL = [sys.executable, str(ROOT / "tests" / "lab" / "mptcp-lab")]
+if str(ROOT / "tests" / "lab") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests" / "lab"))
 COLLECTIONS = ROOT / ".build" / "collections"
 STATE_ROOT = Path(os.environ.get("MPTCP_LAB_STATE", "/run/mptcp-lab"))
 

@@ -41,9 +41,9 @@ from _fault_support import (
     state,
     tail,
     wait_gone,
-    wait_until,
 )
 from conftest import LAB_TOOL, ROOT, diff_snapshots
+from mptcp_lab.util import wait_for
 
 NM_LAB = "sys-faults"
 RUNTIME_LAB = "sys-faults-rt"
@@ -418,7 +418,7 @@ def flap_under_transfer(converged, link, tmp_path, port):
     lab = converged.lab
     server_address = lab.hostvars("server")["mptcp_links"][0]["address"]
     receiver = HostProcess(lab, "server", flow_argv("receive", port, deadline=90), tmp_path / "receiver.log")
-    wait_until(lambda: "listening" in receiver.output or receiver.proc.poll() is not None, 30, "the receiver")
+    wait_for(lambda: "listening" in receiver.output or receiver.proc.poll() is not None, 30, "the receiver")
     sender = HostProcess(lab, "client", flow_argv("send", server_address, port, FLOW_BYTES, FLOW_RATE, deadline=90),
                          tmp_path / "sender.log")
     time.sleep(2)  # subflows up and data flowing before the flap
@@ -438,7 +438,7 @@ def flap_under_transfer(converged, link, tmp_path, port):
                 return False
         return True
 
-    wait_until(endpoints_back, 60, "the wanted endpoints after the flap", interval=0.2)
+    wait_for(endpoints_back, 60, "the wanted endpoints after the flap", interval=0.2)
     endpoints_seconds = time.monotonic() - link_up
     assert sender.wait(120) == 0, sender.output
     assert receiver.wait(120) == 0, receiver.output
@@ -462,7 +462,7 @@ def new_connection_subflows(lab, tmp_path, port):
     """Most additional subflows of a fresh 4 MiB transfer (they join in well under a second)."""
     server_address = lab.hostvars("server")["mptcp_links"][0]["address"]
     receiver = HostProcess(lab, "server", flow_argv("receive", port, deadline=60), tmp_path / "new-receiver.log")
-    wait_until(lambda: "listening" in receiver.output or receiver.proc.poll() is not None, 30, "the receiver")
+    wait_for(lambda: "listening" in receiver.output or receiver.proc.poll() is not None, 30, "the receiver")
     sender = HostProcess(lab, "client", flow_argv("send", server_address, port, 4 << 20, 4 << 20, deadline=60),
                          tmp_path / "new-sender.log")
     assert sender.wait(90) == 0 and receiver.wait(90) == 0, (sender.output, receiver.output)
