@@ -128,7 +128,7 @@ def wait_started(follow, port):
     moment for its additional subflows to join (they do within a second);
     the count before the event is read from the samples afterwards."""
     wait_for(lambda: ":%d " % port in follow.lab.exec("client", ["ss", "-Mn", "state", "established"]).stdout,
-               30, "the transfer's connection")
+             30, "the transfer's connection")
     time.sleep(2)
 
 
@@ -168,7 +168,7 @@ def test_link_flap_under_transfer_gets_endpoints_and_subflows_back(follow, tmp_p
     link_up = time.monotonic()
     lab.link(FLAPPED_LINK, "up")
     wait_for(lambda: all(follow.addresses(h) == wanted[h] for h in wanted), RECOVERY_BOUND,
-               "the endpoints after the flap", interval=0.2)
+             "the endpoints after the flap", interval=0.2)
     endpoints_back = time.monotonic() - link_up
     # A connection made after the flap gets every path again: the
     # configuration followed the link, whatever the running connection does.
@@ -248,7 +248,7 @@ def test_address_added_later_becomes_an_endpoint_and_removed_leaves_none(follow,
     added = time.monotonic()
     add_address(follow, LATER["address"])
     wait_for(lambda: LATER["address"] in follow.addresses("client"), RECOVERY_BOUND,
-               "an endpoint for the address added later", interval=0.2)
+             "an endpoint for the address added later", interval=0.2)
     became = time.monotonic() - added
     endpoint = [e for e in follow.endpoints("client") if e["address"] == LATER["address"]][0]
     assert endpoint.get("dev") == FLAPPED_LINK and endpoint.get("signal") and endpoint.get("subflow"), endpoint
@@ -259,13 +259,13 @@ def test_address_added_later_becomes_an_endpoint_and_removed_leaves_none(follow,
         lab.exec("client", ["ip", "address", "del", LATER["address"] + "/24", "dev", FLAPPED_LINK], check=True)
         lab.exec("client", ["ip", "address", "add", LATER["address"] + "/24", "dev", FLAPPED_LINK], check=True)
         wait_for(lambda: LATER["address"] in follow.addresses("client"), RECOVERY_BOUND, "the endpoint again",
-                   interval=0.2)
+                 interval=0.2)
         assert UNDECLARED not in follow.addresses("client"), follow.endpoints("client")
         lab.exec("client", ["ip", "address", "del", UNDECLARED + "/24", "dev", FLAPPED_LINK], check=True)
     removed = time.monotonic()
     remove_address(follow, LATER["address"])
     wait_for(lambda: follow.addresses("client") == wanted, RECOVERY_BOUND,
-               "no endpoint left for the removed address", interval=0.2)
+             "no endpoint left for the removed address", interval=0.2)
     gone = time.monotonic() - removed
     sent = follow.finish(sender, receiver)
     samples = subflow_samples(sent)
