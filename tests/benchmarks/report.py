@@ -128,8 +128,7 @@ def plot_control(results, path):
         return None
     all_counts = sorted(results, key=int)
     figure, axis = plt.subplots(figsize=(7, 3.5))
-    for key, style in (("permanent first", "o-"), ("permanent re-run", "o--"),
-                       ("commands first", "s-"), ("commands re-run", "s--")):
+    for key, style in (("permanent first", "o-"), ("permanent re-run", "o--"), ("commands first", "s-")):
         counts = [c for c in all_counts if results[c][key]]
         if not counts:
             continue
@@ -209,13 +208,13 @@ def failover_rows(results, misses):
 
 def control_rows(results, misses):
     rows = ["| hosts | runs | failed runs | lab boot, s | permanent.yml first converge, s | permanent.yml re-run, s | re-run changed "
-            "| seed commands first, s | seed commands re-run, s |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "| seed commands first, s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for count in sorted(results, key=int):
         entry = results[count]
-        rows.append("| %s | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+        rows.append("| %s | %d | %d | %s | %s | %s | %s | %s |" % (
             count, len(entry["permanent first"]), len(entry.get("failures", [])), fmt(entry["boot"], digits=1), fmt(entry["permanent first"], digits=1),
             fmt(entry["permanent re-run"], digits=1), "/".join(str(c) for c in sorted(set(entry["re-run changed"]))),
-            fmt(entry["commands first"], digits=1), fmt(entry["commands re-run"], digits=1)))
+            fmt(entry["commands first"], digits=1)))
         if any(entry["re-run changed"]):
             misses.append("control plane %s hosts: the re-run of permanent.yml changed %s" % (
                 count, entry["re-run changed"]))
@@ -225,8 +224,8 @@ def control_rows(results, misses):
     ratios = []
     if "2" in results:
         for count in sorted(results, key=int)[1:]:
-            for key in ("permanent first", "permanent re-run", "commands first", "commands re-run"):
-                if not results[count][key] or not results["2"][key]:
+            for key in ("permanent first", "permanent re-run", "commands first"):
+                if not results[count].get(key) or not results["2"].get(key):
                     continue
                 ratio = med(results[count][key]) / med(results["2"][key])
                 ratios.append("%s hosts / 2 hosts, %s: %.2fx" % (count, key, ratio))
