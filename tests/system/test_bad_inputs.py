@@ -200,6 +200,18 @@ def lab(lab_factory):
     return lab
 
 
+def assert_refused_by_name(result, expected):
+    """The run failed with a message naming every text of ``expected``, not with a crash; returns the
+    failure messages."""
+    assert result.rc != 0, "accepted:\n" + result.output
+    for marker in CRASH_MARKERS:
+        assert marker not in result.output, "%r in the output:\n%s" % (marker, result.output)
+    messages = failure_messages(result.output)
+    missing = [text for text in expected if text not in messages]
+    assert not missing, "the message does not name %s:\n%s" % (missing, messages)
+    return messages
+
+
 @pytest.fixture(scope="module")
 def known():
     """The last snapshot of each host: a case's "after" is the next one's
@@ -215,12 +227,7 @@ def test_bad_input_is_refused_by_name_and_changes_nothing(lab, known, playbook, 
     after = {host: lab.snapshot(host) for host in HOSTS}
     known.update(after)
 
-    assert result.rc != 0, "accepted:\n" + result.output
-    for marker in CRASH_MARKERS:
-        assert marker not in result.output, "%r in the output:\n%s" % (marker, result.output)
-    messages = failure_messages(result.output)
-    missing = [text for text in expected if text not in messages]
-    assert not missing, "the message does not name %s:\n%s" % (missing, messages)
+    assert_refused_by_name(result, expected)
     for host in HOSTS:
         changes = diff_snapshots(before[host], after[host])
         assert changes == [], "%s changed:\n%s\n%s" % (host, "\n".join(changes), result.output)
