@@ -19,6 +19,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import 
     normalize_spec,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import check_limits as _check_limits
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import NM_FLAG_BITS
 
 NM_ONLY_FLAGS = ("also-without-default-route", "also-without-sysctl")
 # Every flag an endpoint of the role may list (the argument specs offer these).
@@ -238,8 +239,6 @@ MPTCPD_UNIT = "mptcp.service"
 MPTCPD_COMMAND = "mptcpd"
 # Backends built on mptcpd itself: a running mptcpd is theirs, not a rival.
 MPTCPD_BACKENDS = ("mptcpd",)
-NM_DISABLED = 0x1                      # connection.mptcp-flags "disabled"
-NM_ALSO_WITHOUT_DEFAULT_ROUTE = 0x8
 
 
 def nm_adds_endpoints(device):
@@ -249,9 +248,9 @@ def nm_adds_endpoints(device):
     included, which NetworkManager 1.42+ treats as "enabled,subflow"; only
     on a device with a default route, unless also-without-default-route."""
     flags = device.get("flags") or 0
-    if flags & NM_DISABLED:
+    if flags & NM_FLAG_BITS["disabled"]:
         return False
-    return bool(device.get("default_route") or flags & NM_ALSO_WITHOUT_DEFAULT_ROUTE)
+    return bool(device.get("default_route") or flags & NM_FLAG_BITS["also-without-default-route"])
 
 
 def _endpoint_interface(endpoint, address_owner):
