@@ -18,7 +18,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import 
     check_unique,
     normalize_spec,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._limits import check_limits as _check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import NM_FLAG_BITS
 
 NM_ONLY_FLAGS = ("also-without-default-route", "also-without-sysctl")
@@ -28,11 +27,6 @@ ENDPOINT_FLAGS = USER_FLAGS + NM_ONLY_FLAGS
 ROLE_LABELS = {"dev": "interface"}
 # A systemd service name as a file in /etc/systemd/system: no path, no template.
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9:_.\-]+(@[A-Za-z0-9:_.\-]+)?\.service$")
-
-
-def check_limits(limits, name="limits"):
-    """The limits that are set, or an error naming ``name.key`` and the value."""
-    return _check_limits(limits, name)
 
 
 # Backends whose endpoints are kernel endpoints made from the role's list
@@ -237,8 +231,6 @@ def normalize_endpoints(endpoints, backend, default_flags):
 # mptcpd's systemd unit (Debian, Fedora, upstream) and its process name.
 MPTCPD_UNIT = "mptcp.service"
 MPTCPD_COMMAND = "mptcpd"
-# Backends built on mptcpd itself: a running mptcpd is theirs, not a rival.
-MPTCPD_BACKENDS = ("mptcpd",)
 
 
 def nm_adds_endpoints(device):
@@ -292,7 +284,7 @@ def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_
             result["warnings"].append("mptcpd (%s) is running: it may add endpoints again after they are "
                                       "removed here; %s" % (MPTCPD_UNIT, stop_mptcpd))
         return result
-    if mptcpd_running and backend not in MPTCPD_BACKENDS:
+    if mptcpd_running:
         result["errors"].append(
             "%s, but mptcpd (%s) is running and manages the endpoints too (it adds one for every new address): "
             "%s%s" % (where, MPTCPD_UNIT, stop_mptcpd,

@@ -305,6 +305,12 @@ nm_hands_off:
   type: list
   elements: dict
   sample: [{interface: link1, profile: link1, uuid: 5b5c8a0e-2d0c-4a47-9c50-4c1f4b0f6f5a}]
+python:
+  description: The Python that ran the checks, whose pyroute2 RV(requirements) reports on (the role runs the
+    V(systemd) backend's program with it).
+  returned: always
+  type: str
+  sample: /usr/bin/python3
 requirements:
   description:
     - What the other modules need on this host and whether it is there, so that a play can install only
@@ -323,6 +329,7 @@ requirements:
 
 import os
 import socket
+import sys
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -336,7 +343,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     MptcpNetlink,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
-from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli, parse_ip_endpoints, parse_nm_flags
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
@@ -345,7 +352,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_default_flags,
     check_endpoints,
     check_interfaces,
-    check_limits,
     check_service_name,
     check_sysctl_file,
     MPTCPD_COMMAND,
@@ -368,12 +374,15 @@ class PreflightModule(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
+        self.nmcli = None  # only where NetworkManager runs
 
     def networkmanager_running(self):
         try:
-            Nmcli(self.module).check_running()
+            nmcli = Nmcli(self.module)
+            nmcli.check_running()
         except MptcpError:
             return False  # not installed, or installed and not running
+        self.nmcli = nmcli
         return True
 
     @staticmethod
@@ -404,6 +413,11 @@ class PreflightModule(object):
             # only then: a kernel without MPTCP has no net.mptcp keys to list
             check_sysctls(self.params["sysctls"], available_keys(), names["sysctls"], check_values=enabled)
         nm_running = False if namespace else self.networkmanager_running()
+        nm_version = self.nmcli.version() if nm_running else None
+        ip = self.module.get_bin_path("ip")
+        # what decides where NetworkManager makes endpoints (advice, managers); read once
+        default_routes = (default_route_interfaces(self.module.run_command, ip)
+                          if nm_running and ip and enabled else set())
         systemd_running = os.path.isdir("/run/systemd/system")
         backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"], systemd_running)
         kernel = kernel_version()
@@ -413,7 +427,7 @@ class PreflightModule(object):
         interfaces = dict((name, index) for index, name in socket.if_nameindex())
         profiles = None
         if backend == "networkmanager" and nm_running:
-            profiles = [profile["name"] for profile in Nmcli(self.module).profiles()]
+            profiles = [profile["name"] for profile in self.nmcli.profiles()]
             check_interfaces(self.params["disabled_interfaces"], interfaces, names["disabled_interfaces"])
         endpoints = check_endpoints(endpoints, backend, interfaces, kernel, names["endpoints"], profiles)
         limits = dict(self.kernel_limits(), **wanted_limits)
@@ -423,13 +437,11 @@ class PreflightModule(object):
             raise MptcpError(
                 "%s is networkmanager but NetworkManager is not running on this host: "
                 "start it (systemctl start NetworkManager), or choose %s=runtime" % (names["backend"], names["backend"]))
-        if backend == "networkmanager":
-            version = Nmcli(self.module).version()
-            if version[:2] < NM_MIN_VERSION:
-                raise MptcpError(
-                    "%s is networkmanager but NetworkManager %s on this host has no connection.mptcp-flags "
-                    "(it needs %d.%d or newer): choose %s=runtime"
-                    % ((names["backend"], ".".join(map(str, version))) + NM_MIN_VERSION + (names["backend"],)))
+        if backend == "networkmanager" and nm_version[:2] < NM_MIN_VERSION:
+            raise MptcpError(
+                "%s is networkmanager but NetworkManager %s on this host has no connection.mptcp-flags "
+                "(it needs %d.%d or newer): choose %s=runtime"
+                % ((names["backend"], ".".join(map(str, nm_version))) + NM_MIN_VERSION + (names["backend"],)))
         if backend == "systemd" and not systemd_running:
             raise MptcpError("%s is systemd but this host does not run systemd: choose %s=runtime"
                              % (names["backend"], names["backend"]))
@@ -437,15 +449,15 @@ class PreflightModule(object):
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
         normalized = normalize_endpoints(endpoints, backend, self.params["default_flags"])
-        managers = self.managers(backend, nm_running, namespace, normalized, names)
+        nm_devices = []
+        if enabled and nm_version and nm_version[:2] >= NM_MIN_VERSION:  # no MPTCP handling before 1.40
+            nm_devices = self.nm_devices(default_routes)
+        managers = self.managers(backend, ip, nm_devices, normalized, names)
         if managers["errors"]:
             # before the first change: each names the manager to switch off and how
             raise MptcpError("; ".join(managers["errors"]))
         warnings = []
-        if self.params["state"] == "enabled":
-            default_routes = set()
-            if backend == "networkmanager":
-                default_routes = default_route_interfaces(self.module.run_command, self.ip_binary())
+        if enabled:
             peer_signal_count = sum(signal_count(peer["endpoints"], peer["default_flags"])
                                     for peer in self.params["peers"])
             warnings = advice(endpoints, backend, limits, peer_signal_count, default_routes)
@@ -459,20 +471,17 @@ class PreflightModule(object):
                 "managers": {"networkmanager": managers["nm_interfaces"], "mptcpd": managers["mptcpd"],
                              "undeclared_endpoints": managers["undeclared"]},
                 "nm_hands_off": managers["hands_off"],
-                "requirements": {"pyroute2": PYROUTE2_USABLE, "iproute2": bool(self.module.get_bin_path("ip"))}}
+                "python": sys.executable,
+                "requirements": {"pyroute2": PYROUTE2_USABLE, "iproute2": bool(ip)}}
 
-    def nm_devices(self, ip):
+    def nm_devices(self, default_routes):
         """NetworkManager's active devices with their profile's MPTCP flags and
         whether they hold a default route (what decides if it makes endpoints)."""
-        nmcli = Nmcli(self.module)
-        if nmcli.version()[:2] < NM_MIN_VERSION:
-            return []  # no MPTCP handling at all before 1.40
-        default_routes = default_route_interfaces(self.module.run_command, ip)
         devices = []
-        for profile in nmcli.profiles():
+        for profile in self.nmcli.profiles():
             if not profile["active"] or not profile["device"] or profile["device"] == "lo":
                 continue
-            flags = parse_nm_flags(nmcli.fields(profile["uuid"], [NM_FLAGS_FIELD]).get(NM_FLAGS_FIELD))
+            flags = parse_nm_flags(self.nmcli.fields(profile["uuid"], [NM_FLAGS_FIELD]).get(NM_FLAGS_FIELD))
             devices.append({"interface": profile["device"], "profile": profile["name"], "uuid": profile["uuid"],
                             "flags": flags, "default_route": profile["device"] in default_routes})
         return devices
@@ -498,16 +507,14 @@ class PreflightModule(object):
                 continue  # gone meanwhile, or not ours to read
         return False
 
-    def managers(self, backend, nm_running, namespace, declared, names):
+    def managers(self, backend, ip, nm_devices, declared, names):
         """The other endpoint managers, and what fights ``backend`` (see manager_conflicts)."""
-        ip = self.module.get_bin_path("ip")
-        enabled = self.params["state"] == "enabled"
-        nm_devices = self.nm_devices(ip) if nm_running and ip and enabled and not namespace else []
         kernel_endpoints, owner = [], {}
         if ip:
             rc, out, err = self.module.run_command([ip, "-j", "mptcp", "endpoint", "show"])
-            if rc == 0:
-                kernel_endpoints = parse_ip_endpoints(out)
+            if rc != 0:
+                raise MptcpError("ip -j mptcp endpoint show failed (rc=%d): %s" % (rc, (err or out).strip()))
+            kernel_endpoints = parse_ip_endpoints(out)
             owner = dict((entry["address"], entry["interface"]) for entry in link_addresses(self.module.run_command, ip))
         mptcpd = self.mptcpd_running()
         result = manager_conflicts(backend, self.params["state"], names, nm_devices, mptcpd, kernel_endpoints,
@@ -515,12 +522,6 @@ class PreflightModule(object):
         result["mptcpd"] = mptcpd
         result["nm_interfaces"] = sorted(device["interface"] for device in nm_devices if nm_adds_endpoints(device))
         return result
-
-    def ip_binary(self):
-        binary = self.module.get_bin_path("ip")
-        if not binary:
-            raise MptcpError("the ip command (iproute2) is not installed on this host")
-        return binary
 
 
 def main():

@@ -6,6 +6,7 @@ real hosts (molecule)."""
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -88,7 +89,7 @@ def test_verify_role_proves_both_links_carry_the_transfer(interpreter, tmp_path)
             assert not os.path.exists("/var/tmp/mptcp-verify-" + host), "the role left its work directory behind"
 
 
-def run_role(lab, interpreter, tmp_path, role_vars, check=True):
+def run_role(lab, interpreter, tmp_path, role_vars, check=True, env=None):
     play = tmp_path / "play.yml"
     play.write_text(json.dumps([{
         "name": "Run the role with test variables",
@@ -98,7 +99,7 @@ def run_role(lab, interpreter, tmp_path, role_vars, check=True):
     }]))
     inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
     result = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
-                             str(play)], capture_output=True, text=True, check=False)
+                             str(play)], capture_output=True, text=True, check=False, env=env)
     if check:
         assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -131,6 +132,22 @@ def test_bad_input_stops_the_role_before_any_change(lab, interpreter, tmp_path):
         assert result.returncode != 0, role_vars
         assert message in result.stdout + result.stderr, (role_vars, result.stdout[-3000:])
         assert kernel(lab, lab.server) == before, "the role changed the kernel before refusing %s" % role_vars
+
+
+def test_an_ip_that_cannot_list_the_endpoints_stops_the_role_before_any_change(lab, interpreter, tmp_path):
+    # the preflight once took a failed `ip mptcp endpoint show` for "no endpoints"
+    fake = tmp_path / "bin" / "ip"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\ncase " $* " in *" mptcp endpoint show "*) echo "Error: no MPTCP here" >&2; exit 2;; esac\n'
+                    'exec %s "$@"\n' % shutil.which("ip"))
+    fake.chmod(0o755)
+    lab.exec(lab.server, ["sysctl", "-w", "net.mptcp.enabled=0"])
+    before = kernel(lab, lab.server)
+    env = dict(os.environ, PATH="%s:%s" % (fake.parent, os.environ["PATH"]))
+    result = run_role(lab, interpreter, tmp_path, {"mptcp_endpoints_backend": "runtime"}, check=False, env=env)
+    assert result.returncode != 0, result.stdout[-3000:]
+    assert "ip -j mptcp endpoint show failed (rc=2): Error: no MPTCP here" in result.stdout, result.stdout[-3000:]
+    assert kernel(lab, lab.server) == before
 
 
 def test_warnings_for_settings_that_silently_do_nothing(lab, interpreter, tmp_path):

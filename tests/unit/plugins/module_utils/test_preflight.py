@@ -6,7 +6,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_default_flags,
     check_endpoints,
     check_interfaces,
-    check_limits,
     check_service_name,
     check_sysctl_file,
     manager_conflicts,
@@ -18,24 +17,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
 
 INTERFACES = {"lo", "enp4s0f0", "enp4s0f1"}
 KERNEL = (6, 18)
-
-
-@pytest.mark.parametrize("limits, message", [
-    ({"subflows": 9}, "mptcp_limits.subflows=9 is out of range"),
-    ({"add_addr_accepted": -1}, "mptcp_limits.add_addr_accepted=-1 is out of range"),
-    ({"subflow": 1}, "mptcp_limits: unknown limit(s) subflow"),
-    ({"subflows": "3"}, "mptcp_limits.subflows must be a whole number from 0 to 8, not '3'"),
-])
-def test_check_limits_names_the_variable_and_the_bad_value(limits, message):
-    with pytest.raises(MptcpError) as error:
-        check_limits(limits, "mptcp_limits")
-    assert message in str(error.value)
-
-
-def test_check_limits_accepts_the_range():
-    assert check_limits({"subflows": 0, "add_addr_accepted": 8}) == {"subflows": 0, "add_addr_accepted": 8}
-    assert check_limits({"subflows": 3, "add_addr_accepted": None}) == {"subflows": 3}
-    assert check_limits({}) == {}
 
 
 def test_resolve_backend():
@@ -319,10 +300,6 @@ def test_a_running_mptcpd_is_refused_beside_every_backend(backend):
     assert "mptcp_endpoints_backend=%s" % backend in message
     assert "mptcpd (mptcp.service) is running" in message
     assert "systemctl disable --now mptcp.service" in message
-
-
-def test_mptcpd_is_no_rival_of_an_mptcpd_backend():
-    assert conflicts("mptcpd", mptcpd=True)["errors"] == []
 
 
 def test_mptcpd_only_warns_when_disabling():
