@@ -182,6 +182,27 @@ def plan_absent(current, specs):
     return actions
 
 
+def plan_sync(current, declared, interfaces, usable, exclusive=False):
+    """The actions of the systemd backend's unit (``_endpoint_unit``): a
+    declared endpoint exists while its address is usable (``usable``: {address:
+    interface names}, see ``_netlink.usable_addresses``) on its interface, or
+    on any when it names none, and is deleted otherwise. A declared interface
+    that is not there makes its endpoint unusable, not an error."""
+    present, gone = [], []
+    for raw in declared:
+        here = not raw.get("dev") or raw["dev"] in interfaces
+        spec = normalize_spec(raw if here else dict(raw, dev=None), interfaces)
+        owners = usable.get(spec["address"], ())
+        if here and owners and (not spec["dev"] or spec["dev"] in owners):
+            present.append(spec)
+        else:
+            gone.append(spec)
+    deletes = plan_absent(current, gone)
+    deleted = set(action["endpoint"]["id"] for action in deletes)
+    return deletes + plan_present([endpoint for endpoint in current if endpoint["id"] not in deleted], present,
+                                  exclusive=exclusive)
+
+
 def _check_result(current, actions):
     """Refuse a plan the kernel would reject halfway, before anything is sent."""
     deleted = set(action["endpoint"]["id"] for action in actions if action["action"] == "delete")

@@ -93,6 +93,8 @@ PYROUTE2_USABLE = HAS_PYROUTE2 and not PYROUTE2_UNSUPPORTED
 
 MPTCP_PM_CMD_SET_FLAGS = 7
 NLA_F_NESTED = 0x8000
+# include/uapi/linux/if_addr.h: an address not usable yet, or never
+IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x08, 0x40
 
 _ERRNO_TEXT = {
     errno.EPERM: "permission denied: changing MPTCP settings needs CAP_NET_ADMIN (run the task with become)",
@@ -132,6 +134,26 @@ def local_addresses():
     try:
         return set(str(ipaddress.ip_address(message.get_attr("IFA_ADDRESS"))) for message in ipr.get_addr()
                    if message.get_attr("IFA_ADDRESS"))
+    finally:
+        ipr.close()
+
+
+def usable_addresses():
+    """{address: {interface names}} of the addresses a subflow can use now:
+    not tentative and not failed duplicate detection (IPv6), on an interface
+    that is up (or "unknown", e.g. a tun without carrier state)."""
+    ipr = IPRoute()
+    try:
+        up = dict((link["index"], link.get_attr("IFLA_IFNAME")) for link in ipr.get_links()
+                  if link.get_attr("IFLA_OPERSTATE") in ("UP", "UNKNOWN"))
+        result = {}
+        for message in ipr.get_addr():
+            flags = message.get_attr("IFA_FLAGS") or message["flags"]
+            # IFA_LOCAL is the local side of a point-to-point IPv4 address; IPv6 has IFA_ADDRESS only
+            address = message.get_attr("IFA_LOCAL") or message.get_attr("IFA_ADDRESS")
+            if address and message["index"] in up and not flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED):
+                result.setdefault(str(ipaddress.ip_address(address)), set()).add(up[message["index"]])
+        return result
     finally:
         ipr.close()
 
@@ -224,6 +246,18 @@ class MptcpNetlink(object):
         msg["attrs"] = [("MPTCP_PM_ATTR_ADDR", {"attrs": attrs}, NLA_F_NESTED)]
         with _kernel_call("change flags of endpoint id %s" % endpoint_id):
             self._sock.nlm_request(msg, msg_type=self._sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
+
+    def apply(self, actions):
+        """Carry out a plan of ``_endpoints`` (plan_present, plan_absent, plan_sync)."""
+        for action in actions:
+            endpoint = action["endpoint"]
+            if action["action"] == "delete":
+                self.delete_endpoint(endpoint["id"])
+            elif action["action"] == "set_flags":
+                self.set_endpoint_flags(endpoint["id"], endpoint["address"], endpoint["flags"])
+            else:
+                self.add_endpoint(endpoint["address"], endpoint_id=endpoint["id"], port=endpoint["port"],
+                                  flags=endpoint["flags"], ifindex=endpoint["ifindex"])
 
     def limits(self):
         with _kernel_call("read limits"):

@@ -234,17 +234,6 @@ class EndpointModule(object):
         need_address = self.params["state"] == "present"
         return [normalize_spec(raw, interfaces, need_address=need_address) for raw in raw_list]
 
-    def apply(self, kernel, actions):
-        for action in actions:
-            endpoint = action["endpoint"]
-            if action["action"] == "delete":
-                kernel.delete_endpoint(endpoint["id"])
-            elif action["action"] == "set_flags":
-                kernel.set_endpoint_flags(endpoint["id"], endpoint["address"], endpoint["flags"])
-            else:
-                kernel.add_endpoint(endpoint["address"], endpoint_id=endpoint["id"], port=endpoint["port"],
-                                    flags=endpoint["flags"], ifindex=endpoint["ifindex"])
-
     def warn_about_foreign_addresses(self, specs):
         """The kernel accepts an endpoint for an address no interface has, but
         no subflow can use it until the address exists: say so."""
@@ -266,7 +255,7 @@ class EndpointModule(object):
             else:
                 actions = plan_absent(before, specs)
             if actions and not self.module.check_mode:
-                self.apply(kernel, actions)
+                kernel.apply(actions)
                 after = kernel.endpoints()
             else:
                 after = predict(before, actions)

@@ -6,6 +6,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import 
     parse_address,
     plan_absent,
     plan_present,
+    plan_sync,
     predict,
 )
 
@@ -220,3 +221,51 @@ def test_predict_orders_kept_then_added():
     after = predict(current, actions)
     assert [(item["id"], item["address"], item["flags"]) for item in after] == [
         (2, "192.0.2.2", ["subflow", "backup"]), (None, "198.51.100.2", ["subflow"])]
+
+
+# -- plan_sync: the systemd backend's unit ---------------------------------------
+DECLARED = [{"address": "192.0.2.2", "dev": "enp4s0", "flags": ["subflow"]},
+            {"address": "198.51.100.2", "flags": ["signal"]}]
+
+
+def sync_actions(current, usable, exclusive=False, interfaces=None):
+    actions = plan_sync(current, DECLARED, interfaces or INTERFACES, usable, exclusive=exclusive)
+    return [(action["action"], action["endpoint"]["address"]) for action in actions]
+
+
+def test_sync_adds_the_endpoints_whose_address_is_usable_on_their_interface():
+    usable = {"192.0.2.2": {"enp4s0"}, "198.51.100.2": {"enp1s0"}}
+    assert sync_actions([], usable) == [("add", "192.0.2.2"), ("add", "198.51.100.2")]
+
+
+def test_sync_changes_nothing_when_the_kernel_has_the_usable_set():
+    current = [endpoint(1, "192.0.2.2", ["subflow"], ifindex=2), endpoint(2, "198.51.100.2", ["signal"])]
+    assert sync_actions(current, {"192.0.2.2": {"enp4s0"}, "198.51.100.2": {"enp1s0"}}) == []
+
+
+@pytest.mark.parametrize("usable", [
+    {"198.51.100.2": {"enp1s0"}},                                  # the address is gone (link down)
+    {"192.0.2.2": {"enp1s0"}, "198.51.100.2": {"enp1s0"}},         # it is on another interface
+])
+def test_sync_deletes_an_endpoint_whose_address_is_not_usable_where_declared(usable):
+    current = [endpoint(1, "192.0.2.2", ["subflow"], ifindex=2), endpoint(2, "198.51.100.2", ["signal"])]
+    assert sync_actions(current, usable) == [("delete", "192.0.2.2")]
+
+
+def test_sync_treats_a_declared_interface_that_is_not_there_as_unusable():
+    current = [endpoint(1, "192.0.2.2", ["subflow"], ifindex=2)]
+    interfaces = {"lo": 1, "enp1s0": 3}  # enp4s0 was unplugged
+    assert sync_actions(current, {"198.51.100.2": {"enp1s0"}}, interfaces=interfaces) == [
+        ("delete", "192.0.2.2"), ("add", "198.51.100.2")]
+
+
+def test_sync_exclusive_removes_undeclared_endpoints_but_not_the_kernels():
+    current = [endpoint(1, "192.0.2.9", ["subflow"]), endpoint(2, "203.0.113.5", ["implicit"])]
+    assert sync_actions(current, {}, exclusive=True) == [("delete", "192.0.2.9")]
+    assert sync_actions(current, {}, exclusive=False) == []
+
+
+def test_sync_readds_with_the_declared_flags():
+    current = [endpoint(4, "198.51.100.2", ["subflow"])]
+    expected = [("delete", "198.51.100.2"), ("add", "198.51.100.2")]
+    assert sync_actions(current, {"198.51.100.2": {"enp1s0"}}) == expected
