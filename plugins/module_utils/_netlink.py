@@ -63,7 +63,8 @@ PYROUTE2_VERSION = None
 PYROUTE2_UNSUPPORTED = None
 try:
     from pyroute2 import IPRoute
-    from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+    from pyroute2.netlink import NLA_F_NESTED, NLM_F_ACK, NLM_F_REQUEST
+    from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_DADFAILED, IFA_F_TENTATIVE
     from pyroute2.netlink.exceptions import NetlinkError
 except ImportError:
     HAS_PYROUTE2 = False
@@ -75,9 +76,9 @@ else:
     PYROUTE2_VERSION = _pyroute2_version()
     try:
         from pyroute2 import MPTCP
-        from pyroute2.netlink.generic.mptcp import mptcp_msg
+        from pyroute2.netlink.generic.mptcp import MPTCP_PM_CMD_SET_FLAGS, mptcp_msg
     except ImportError:
-        MPTCP = mptcp_msg = None  # never used: MptcpNetlink refuses first
+        MPTCP = mptcp_msg = MPTCP_PM_CMD_SET_FLAGS = None  # never used: MptcpNetlink refuses first
         PYROUTE2_UNSUPPORTED = "has no MPTCP support"
     else:
         if PYROUTE2_VERSION and _version_tuple(PYROUTE2_VERSION) < PYROUTE2_MIN_VERSION:
@@ -90,11 +91,6 @@ else:
                ".".join(map(str, PYROUTE2_MIN_VERSION)), ".".join(map(str, PYROUTE2_MIN_VERSION))))
 # What a check before any change (mptcp_preflight, the roles) should test.
 PYROUTE2_USABLE = HAS_PYROUTE2 and not PYROUTE2_UNSUPPORTED
-
-MPTCP_PM_CMD_SET_FLAGS = 7
-NLA_F_NESTED = 0x8000
-# include/uapi/linux/if_addr.h: an address not usable yet, or never
-IFA_F_DADFAILED, IFA_F_TENTATIVE = 0x08, 0x40
 
 _ERRNO_TEXT = {
     errno.EPERM: "permission denied: changing MPTCP settings needs CAP_NET_ADMIN (run the task with become)",

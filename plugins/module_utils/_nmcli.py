@@ -9,15 +9,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
-import json
 import re
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
-    FLAG_BITS,
-    decode_flags,
-    encode_flags,
-)
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import decode_flags, encode_flags
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoint_candidate
 
 MIN_VERSION = (1, 40)        # connection.mptcp-flags appeared in NetworkManager 1.40
 LAMINAR_MIN_VERSION = (1, 56)
@@ -35,9 +31,6 @@ NM_FLAG_BITS = {
 NM_FLAGS = tuple(NM_FLAG_BITS)
 # The NetworkManager flags that become kernel endpoint flags of the same name (nm-l3cfg.c).
 NM_ENDPOINT_FLAGS = ("signal", "subflow", "backup", "fullmesh", "laminar")
-# The kernel keeps at most this many endpoints per namespace (MPTCP_PM_ADDR_MAX).
-MAX_ENDPOINTS = 8
-ULA_NETWORK = ipaddress.ip_network(u"fc00::/7")
 
 # Every nmcli call the collection makes: name -> argv after "nmcli", with
 # {placeholders} filled per call. -t/-g give machine-readable output.
@@ -140,29 +133,22 @@ def nm_device_endpoints(bits, mptcp_enabled, default_route_families, addresses):
     flags = [name for name in NM_ENDPOINT_FLAGS if bits & NM_FLAG_BITS[name]]
     wanted = {}
     for address in addresses:
-        ip = ipaddress.ip_address(u"%s" % address)
-        if ip.is_loopback or ip.is_link_local or (ip.version == 6 and ip in ULA_NETWORK):
+        if not endpoint_candidate({"address": address}):
             continue
+        ip = ipaddress.ip_address(u"%s" % address)
         if not bits & NM_FLAG_BITS["also-without-default-route"] and ip.version not in default_route_families:
             continue
         wanted[str(ip)] = flags
     return wanted
 
 
-def parse_ip_json(text, what):
-    try:
-        return json.loads(text or "[]")
-    except ValueError:
-        raise MptcpError("cannot read the output of %s: %r" % (what, (text or "")[:200]))
-
-
-def nm_addresses(ip_addr_json):
-    """The addresses of `ip -j addr show dev DEV` that NetworkManager put
-    there and would make endpoints of: it adds every address with
-    noprefixroute; tentative, failed and temporary (privacy) IPv6 addresses
-    never become endpoints."""
+def nm_addresses(links):
+    """The addresses of ``ip -j addr show dev DEV`` (parsed) that
+    NetworkManager put there and would make endpoints of: it adds every
+    address with noprefixroute; tentative, failed and temporary (privacy)
+    IPv6 addresses never become endpoints."""
     result = []
-    for link in parse_ip_json(ip_addr_json, "ip -j addr show"):
+    for link in links:
         for info in link.get("addr_info", []):
             if not info.get("noprefixroute") or not info.get("local"):
                 continue
@@ -170,20 +156,6 @@ def nm_addresses(ip_addr_json):
                 continue
             result.append(info["local"])
     return result
-
-
-def parse_ip_endpoints(ip_endpoint_json):
-    """`ip -j mptcp endpoint show` as [{id, address, port, dev, flags}]; iproute2
-    prints each known flag as a boolean and the other bits as rawflags."""
-    endpoints = []
-    for entry in parse_ip_json(ip_endpoint_json, "ip -j mptcp endpoint show"):
-        bits = sum(bit for name, bit in FLAG_BITS.items() if entry.get(name) is True)
-        if entry.get("rawflags"):
-            bits |= int(str(entry["rawflags"]), 16)
-        endpoints.append({"id": entry.get("id"), "address": str(ipaddress.ip_address(u"%s" % entry["address"])),
-                          "port": entry.get("port") or 0, "dev": entry.get("dev"),
-                          "flags": decode_flags(bits)})
-    return endpoints
 
 
 def missing_nm_endpoints(wanted, endpoints, device):

@@ -169,8 +169,9 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import MAX_ENDPOINTS
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import ip_json, parse_endpoints
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
-    MAX_ENDPOINTS,
     MIN_VERSION,
     NM_FLAGS,
     Nmcli,
@@ -183,8 +184,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
     nm_addresses,
     nm_device_endpoints,
     nm_flag_problems,
-    parse_ip_endpoints,
-    parse_ip_json,
     parse_nm_flags,
 )
 
@@ -214,10 +213,7 @@ class NmProfileModule(object):
                               interface_names)
 
     def ip_json(self, argv):
-        rc, stdout, stderr = self.module.run_command([self.ip] + argv, environ_update={"LC_ALL": "C", "LANG": "C"})
-        if rc != 0:
-            raise MptcpError("ip %s failed (rc=%d): %s" % (" ".join(argv), rc, (stderr or stdout).strip()))
-        return stdout
+        return ip_json(self.module.run_command, [self.ip] + argv)
 
     def device_state(self, device):
         """What NetworkManager's endpoint rules look at, and the endpoints there are."""
@@ -227,10 +223,9 @@ class NmProfileModule(object):
         except (IOError, OSError):
             mptcp_enabled = False
         families = [version for version, option in ((4, "-4"), (6, "-6"))
-                    if parse_ip_json(self.ip_json(["-j", option, "route", "show", "default", "dev", device,
-                                                   "table", "main"]), "ip -j route show default")]
+                    if self.ip_json(["-j", option, "route", "show", "default", "dev", device, "table", "main"])]
         addresses = nm_addresses(self.ip_json(["-j", "addr", "show", "dev", device]))
-        endpoints = parse_ip_endpoints(self.ip_json(["-j", "mptcp", "endpoint", "show"]))
+        endpoints = parse_endpoints(self.ip_json(["-j", "mptcp", "endpoint", "show"]))
         return mptcp_enabled, families, addresses, endpoints
 
     def wanted_endpoints(self, bits, device):

@@ -26,7 +26,7 @@ description:
     installed but too old for MPTCP (installing the package again would not help).
   - Detects the other managers of endpoints on the host (RV(managers)) and fails on a combination that would
     fight the chosen backend, saying which manager to switch off and how. A running mptcpd (C(mptcp.service))
-    beside any backend but an mptcpd one is refused. NetworkManager, which makes a V(subflow) endpoint for the
+    beside any backend is refused. NetworkManager, which makes a V(subflow) endpoint for the
     interface with the default route whenever MPTCP is enabled and the profile's flags are left at their
     default, fights the V(runtime) and V(systemd) backends on the links they own (all of them with O(exclusive)).
     RV(nm_hands_off) lists the profiles that must get C(connection.mptcp-flags disabled) for that, and
@@ -336,6 +336,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import addresses as link_addresses
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoints as ip_endpoints
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
     PYROUTE2_UNSUPPORTED,
@@ -345,7 +346,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
-from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli, parse_ip_endpoints, parse_nm_flags
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli, parse_nm_flags
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
     ENDPOINT_FLAGS,
     advice,
@@ -511,10 +512,7 @@ class PreflightModule(object):
         """The other endpoint managers, and what fights ``backend`` (see manager_conflicts)."""
         kernel_endpoints, owner = [], {}
         if ip:
-            rc, out, err = self.module.run_command([ip, "-j", "mptcp", "endpoint", "show"])
-            if rc != 0:
-                raise MptcpError("ip -j mptcp endpoint show failed (rc=%d): %s" % (rc, (err or out).strip()))
-            kernel_endpoints = parse_ip_endpoints(out)
+            kernel_endpoints = ip_endpoints(self.module.run_command, ip)
             owner = dict((entry["address"], entry["interface"]) for entry in link_addresses(self.module.run_command, ip))
         mptcpd = self.mptcpd_running()
         result = manager_conflicts(backend, self.params["state"], names, nm_devices, mptcpd, kernel_endpoints,

@@ -6,8 +6,10 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._common import Mpt
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import (
     addresses,
     default_route_interfaces,
+    endpoints,
     parse_addresses,
 )
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import describe_endpoint
 
 # `ip -j address show` of a dual-stack link, shortened to the fields read.
 DUAL_STACK = [
@@ -61,3 +63,29 @@ def test_default_route_interfaces_of_both_families_and_multipath_routes():
             0, '[{"dst": "default", "nexthops": [{"dev": "link2"}, {"dev": "link3"}]}]', ""),
     })
     assert default_route_interfaces(run_command) == {"link1", "link2", "link3"}
+
+
+def test_ip_endpoint_json_with_raw_flags():
+    text = json.dumps([
+        {"address": "192.0.2.1", "id": 1, "signal": True, "subflow": True, "dev": "link1"},
+        {"address": "2001:db8:0::1", "id": 2, "port": 7000, "signal": True},
+        {"address": "198.51.100.1", "id": 3, "rawflags": "0x30"},
+    ])
+    listed = endpoints(runner({("ip", "-j", "mptcp", "endpoint", "show"): (0, text, "")}))
+    assert listed == [
+        {"id": 1, "address": "192.0.2.1", "port": 0, "dev": "link1", "flags": ["signal", "subflow"]},
+        {"id": 2, "address": "2001:db8::1", "port": 7000, "dev": None, "flags": ["signal"]},
+        {"id": 3, "address": "198.51.100.1", "port": 0, "dev": None, "flags": ["implicit", "laminar"]},
+    ]
+    assert [describe_endpoint(endpoint) for endpoint in listed] == [
+        "192.0.2.1 signal subflow dev link1", "2001:db8::1 port 7000 signal", "198.51.100.1 implicit laminar"]
+
+
+@pytest.mark.parametrize("result, message", [
+    ((2, "", "Error: no MPTCP here"), "ip -j mptcp endpoint show failed (rc=2): Error: no MPTCP here"),
+    ((0, "Error: ...", ""), "ip -j mptcp endpoint show printed no JSON: 'Error: ...'"),
+])
+def test_endpoint_listing_failures_are_clear(result, message):
+    with pytest.raises(MptcpError) as error:
+        endpoints(runner({("ip", "-j", "mptcp", "endpoint", "show"): result}))
+    assert message in str(error.value)

@@ -1,18 +1,13 @@
 """NetworkManager's endpoint rules, as mptcp_nm_profile models them to notice
 endpoints removed behind NetworkManager's back."""
 
-import json
-
 import pytest
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
-    describe_endpoint,
     encode_nm_flags,
     missing_nm_endpoints,
     nm_addresses,
     nm_device_endpoints,
-    parse_ip_endpoints,
 )
 
 SEED = encode_nm_flags(["signal", "subflow", "also-without-default-route"])
@@ -44,35 +39,14 @@ def test_networkmanager_rules(names, enabled, families, wanted):
 
 
 def test_only_addresses_networkmanager_configured_count():
-    text = json.dumps([{"ifname": "link1", "addr_info": [
+    links = [{"ifname": "link1", "addr_info": [
         {"family": "inet", "local": "192.0.2.1", "noprefixroute": True},
         {"family": "inet", "local": "192.0.2.77"},  # added by hand: NetworkManager makes no endpoint
         {"family": "inet6", "local": "2001:db8::1", "noprefixroute": True},
         {"family": "inet6", "local": "2001:db8::2", "noprefixroute": True, "tentative": True},
         {"family": "inet6", "local": "2001:db8::3", "noprefixroute": True, "temporary": True},
-    ]}])
-    assert nm_addresses(text) == ["192.0.2.1", "2001:db8::1"]
-
-
-def test_ip_endpoint_json_with_raw_flags():
-    text = json.dumps([
-        {"address": "192.0.2.1", "id": 1, "signal": True, "subflow": True, "dev": "link1"},
-        {"address": "2001:db8:0::1", "id": 2, "port": 7000, "signal": True},
-        {"address": "198.51.100.1", "id": 3, "rawflags": "0x30"},
-    ])
-    endpoints = parse_ip_endpoints(text)
-    assert endpoints == [
-        {"id": 1, "address": "192.0.2.1", "port": 0, "dev": "link1", "flags": ["signal", "subflow"]},
-        {"id": 2, "address": "2001:db8::1", "port": 7000, "dev": None, "flags": ["signal"]},
-        {"id": 3, "address": "198.51.100.1", "port": 0, "dev": None, "flags": ["implicit", "laminar"]},
-    ]
-    assert [describe_endpoint(endpoint) for endpoint in endpoints] == [
-        "192.0.2.1 signal subflow dev link1", "2001:db8::1 port 7000 signal", "198.51.100.1 implicit laminar"]
-
-
-def test_unreadable_ip_output_is_a_message():
-    with pytest.raises(MptcpError, match="cannot read the output of ip -j mptcp endpoint show"):
-        parse_ip_endpoints("Error: ...")
+    ]}]
+    assert nm_addresses(links) == ["192.0.2.1", "2001:db8::1"]
 
 
 @pytest.mark.parametrize("endpoints, missing", [
