@@ -74,6 +74,21 @@ def link_series(samples, started):
     return times, rates
 
 
+def plot_links(axis, times, rates):
+    """One line per link, in Mbit/s."""
+    for link, values in rates.items():
+        axis.plot(times, values, label=link, linewidth=1)
+    axis.set_ylabel("Mbit/s", fontsize=8)
+    axis.grid(alpha=0.3)
+
+
+def save(figure, path):
+    figure.tight_layout()
+    figure.savefig(path, dpi=72)
+    plt.close(figure)
+    return path.name
+
+
 def plot_throughput(series, path):
     labels = [label for label in series if not label.endswith(" tcp")]
     if not labels:
@@ -81,18 +96,12 @@ def plot_throughput(series, path):
     figure, axes = plt.subplots(len(labels), 1, figsize=(8, 2.1 * len(labels)), sharex=True, squeeze=False)
     for axis, label in zip(axes[:, 0], labels):
         times, rates = link_series(series[label]["samples"], series[label]["started"])
-        for link, values in rates.items():
-            axis.plot(times, values, label=link, linewidth=1)
+        plot_links(axis, times, rates)
         axis.plot(times, [sum(v) for v in zip(*rates.values())], label="sum", linewidth=1, color="black")
         axis.set_title(label, fontsize=9)
-        axis.set_ylabel("Mbit/s", fontsize=8)
         axis.legend(fontsize=7, loc="lower right", ncol=4)
-        axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("seconds since the connection was accepted (rx bytes on the wire per link)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=72)
-    plt.close(figure)
-    return path.name
+    return save(figure, path)
 
 
 def plot_failover(results, path):
@@ -102,9 +111,7 @@ def plot_failover(results, path):
     figure, axes = plt.subplots(len(cases), 1, figsize=(8, 2.3 * len(cases)), sharex=False, squeeze=False)
     for axis, (name, series) in zip(axes[:, 0], cases):
         started = series["started"]
-        times, rates = link_series(series["samples"], started)
-        for link, values in rates.items():
-            axis.plot(times, values, label=link, linewidth=1)
+        plot_links(axis, *link_series(series["samples"], started))
         for mark in series["marks"]:
             axis.axvline(mark["at"] - started, color="red" if "down" in mark["label"] else "green",
                          linestyle="--", linewidth=1, label=mark["label"])
@@ -113,14 +120,9 @@ def plot_failover(results, path):
         axis.axvspan(stall_start, stall_start + run["stall"], color="grey", alpha=0.3,
                      label="longest stall %.2f s" % run["stall"])
         axis.set_title("failover: %s (first run)" % name, fontsize=9)
-        axis.set_ylabel("Mbit/s", fontsize=8)
         axis.legend(fontsize=7, loc="upper right", ncol=3)
-        axis.grid(alpha=0.3)
     axes[-1, 0].set_xlabel("seconds since the connection was accepted")
-    figure.tight_layout()
-    figure.savefig(path, dpi=72)
-    plt.close(figure)
-    return path.name
+    return save(figure, path)
 
 
 def plot_control(results, path):
@@ -142,10 +144,7 @@ def plot_control(results, path):
     axis.set_xticks([int(c) for c in all_counts])
     axis.legend(fontsize=8)
     axis.grid(alpha=0.3)
-    figure.tight_layout()
-    figure.savefig(path, dpi=72)
-    plt.close(figure)
-    return path.name
+    return save(figure, path)
 
 
 # -- tables ----------------------------------------------------------------------

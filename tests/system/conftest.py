@@ -362,6 +362,26 @@ def diff_snapshots(before, after, prefix=""):
     return lines
 
 
+def findings(prefix, title):
+    """(note, fixture) for a module that reports what it measured: note()
+    prints a finding at once; the module-scoped fixture lists them all, and
+    the module's run time, at its end. Bind both at module level."""
+    lines = []
+
+    def note(line):
+        lines.append(line)
+        print("%s: %s" % (prefix, line), flush=True)
+
+    @pytest.fixture(scope="module", autouse=True)
+    def report():
+        started = time.monotonic()
+        yield
+        note("module run time %.1f s" % (time.monotonic() - started))
+        print("\n".join(["", title + ":"] + ["  " + line for line in lines]), flush=True)
+
+    return note, report
+
+
 @pytest.fixture(scope="session")
 def lab_factory():
     """lab_factory(name, topology="two-links", backend="nspawn") -> Lab,

@@ -42,7 +42,7 @@ from _fault_support import (
     tail,
     wait_gone,
 )
-from conftest import LAB_TOOL, ROOT, diff_snapshots
+from conftest import LAB_TOOL, ROOT, diff_snapshots, findings
 from mptcp_lab.util import wait_for
 
 NM_LAB = "sys-faults"
@@ -58,20 +58,7 @@ FLAP_DOWN_SECONDS = 7
 FLOW_BYTES = 16 << 20
 FLOW_RATE = 1 << 20  # bytes/s: the transfer spans the whole flap
 
-REPORT = []  # one line per finding, printed at the end of the module
-
-
-def note(line):
-    REPORT.append(line)
-    print("FAULT: " + line, flush=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def print_report():
-    started = time.monotonic()
-    yield
-    note("module run time %.1f s" % (time.monotonic() - started))
-    print("\n".join(["", "fault suite findings:"] + ["  " + line for line in REPORT]), flush=True)
+note, print_report = findings("FAULT", "fault suite findings")
 
 
 def unchanged(result):

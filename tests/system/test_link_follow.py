@@ -30,6 +30,7 @@ import pytest
 
 from _fault_support import HostProcess, flow_argv, is_implicit
 from _fault_support import PERMANENT
+from conftest import findings
 from mptcp_lab.util import wait_for
 
 FLAPPED_LINK = "link2"
@@ -54,20 +55,7 @@ BACKENDS = {
     "networkmanager": ("nd-follow-nm", "two-links", PERMANENT, None),
     "systemd": ("nd-follow", "two-links-networkd", SYSTEMD_PLAYBOOK, {"follow_later": [LATER]}),
 }
-REPORT = []
-
-
-def note(line):
-    REPORT.append(line)
-    print("FOLLOW: " + line, flush=True)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def print_report():
-    started = time.monotonic()
-    yield
-    note("module run time %.1f s" % (time.monotonic() - started))
-    print("\n".join(["", "link-follow findings:"] + ["  " + line for line in REPORT]), flush=True)
+note, print_report = findings("FOLLOW", "link-follow findings")
 
 
 class Follow:
@@ -217,22 +205,16 @@ def wait_paths(lab, port, wanted, since):
         time.sleep(0.2)
 
 
-def add_address(follow, address):
+def change_address(follow, address, add):
+    """Add or remove an address on the client's FLAPPED_LINK the way the
+    backend's hosts get theirs (a NetworkManager profile, or by hand)."""
     if follow.backend == "networkmanager":
         follow.lab.exec("client", ["nmcli", "connection", "modify", FLAPPED_LINK,
-                                   "+ipv4.addresses", address + "/24"], check=True)
+                                   ("+" if add else "-") + "ipv4.addresses", address + "/24"], check=True)
         follow.lab.exec("client", ["nmcli", "device", "reapply", FLAPPED_LINK], check=True)
     else:
-        follow.lab.exec("client", ["ip", "address", "add", address + "/24", "dev", FLAPPED_LINK], check=True)
-
-
-def remove_address(follow, address):
-    if follow.backend == "networkmanager":
-        follow.lab.exec("client", ["nmcli", "connection", "modify", FLAPPED_LINK,
-                                   "-ipv4.addresses", address + "/24"], check=True)
-        follow.lab.exec("client", ["nmcli", "device", "reapply", FLAPPED_LINK], check=True)
-    else:
-        follow.lab.exec("client", ["ip", "address", "del", address + "/24", "dev", FLAPPED_LINK], check=True)
+        follow.lab.exec("client", ["ip", "address", "add" if add else "del", address + "/24", "dev", FLAPPED_LINK],
+                        check=True)
 
 
 def test_address_added_later_becomes_an_endpoint_and_removed_leaves_none(follow, tmp_path):
@@ -246,7 +228,7 @@ def test_address_added_later_becomes_an_endpoint_and_removed_leaves_none(follow,
     sender, receiver = follow.transfer(7302, tmp_path)
     wait_started(follow, 7302)
     added = time.monotonic()
-    add_address(follow, LATER["address"])
+    change_address(follow, LATER["address"], add=True)
     wait_for(lambda: LATER["address"] in follow.addresses("client"), RECOVERY_BOUND,
              "an endpoint for the address added later", interval=0.2)
     became = time.monotonic() - added
@@ -263,7 +245,7 @@ def test_address_added_later_becomes_an_endpoint_and_removed_leaves_none(follow,
         assert UNDECLARED not in follow.addresses("client"), follow.endpoints("client")
         lab.exec("client", ["ip", "address", "del", UNDECLARED + "/24", "dev", FLAPPED_LINK], check=True)
     removed = time.monotonic()
-    remove_address(follow, LATER["address"])
+    change_address(follow, LATER["address"], add=False)
     wait_for(lambda: follow.addresses("client") == wanted, RECOVERY_BOUND,
              "no endpoint left for the removed address", interval=0.2)
     gone = time.monotonic() - removed
