@@ -5,6 +5,8 @@ already made a subflow endpoint for it) and lacks pyroute2, python3-apt,
 mptcpize and its library. Nothing may fail, nothing may change on either
 host, and the run must say what a real run would do."""
 
+import json
+
 import pytest
 
 from conftest import diff_snapshots
@@ -67,4 +69,27 @@ def test_apps_check_mode_says_it_would_install_mptcpize(fresh_lab):
     # only the client lacks it; a host that has it never reaches the package manager
     assert result.output.count("Would install mptcpize") == 1, result.output
     assert '+Environment="LD_PRELOAD=' in result.output, result.output
+    assert diff_snapshots(before, fresh_lab.snapshot("client")) == []
+
+
+def test_package_names_from_the_inventory_take_effect(fresh_lab, tmp_path):
+    """The package tables are role defaults, so an inventory value (a second
+    inventory for all hosts, like a user's group_vars) wins, as the roles'
+    refusals tell users to set them; as role vars only -e could."""
+    inventory = tmp_path / "packages.yml"
+    inventory.write_text(json.dumps({"all": {"vars": {
+        # no Debian: the client, which lacks pyroute2, is refused by its family
+        "mptcp_packages_by_family": {"RedHat": {"pyroute2": "python3-pyroute2", "iproute2": "iproute"}},
+        "mptcp_apps_packages_by_family": {"Debian": ["mptcpize-from-the-inventory"]},
+    }}}))
+    before = fresh_lab.snapshot("client")
+    refused = fresh_lab.playbook("playbooks/enable.yml", check=True, limit="client", extra_args=["-i", str(inventory)])
+    assert refused.rc != 0, refused.output
+    assert "lacks pyroute2, and OS family Debian has no package names here (known: RedHat)" in refused.output, \
+        refused.output
+    assert "Traceback" not in refused.output, refused.output
+    apps = fresh_lab.playbook("tests/system/playbooks/apps_everywhere.yml", extra_vars={"mptcp_apps_units": ["ssh.service"]},
+                              check=True, limit="client", extra_args=["-i", str(inventory)])
+    assert apps.rc == 0, apps.output
+    assert "Would install mptcpize-from-the-inventory" in apps.output, apps.output
     assert diff_snapshots(before, fresh_lab.snapshot("client")) == []
