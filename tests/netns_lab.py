@@ -13,8 +13,16 @@ import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The MPTCP sender/receiver the mptcp_verify role ships; tests and the demo use it too.
-TRANSFER_TOOL = os.path.join(ROOT, "roles", "mptcp_verify", "files", "mptcp_transfer.py")
+# The MPTCP sender/receiver the mptcp_verify role ships (module_utils/_transfer.py);
+# tests and the demo run it as the role does: python -m, from the collection
+# that .build/collections makes importable (the Makefile's ANSIBLE_COLLECTIONS_PATH).
+COLLECTIONS = os.path.join(ROOT, ".build", "collections")
+TRANSFER_MODULE = "ansible_collections.mptcp.multipath.plugins.module_utils._transfer"
+
+
+def transfer_argv(python, *args):
+    """The argv that runs the transfer program with ``python``."""
+    return ["env", "PYTHONPATH=" + COLLECTIONS, python, "-m", TRANSFER_MODULE] + list(args)
 
 # (server interface, server address, client interface, client address), seed 34.3 / 34.4
 SEED_LINKS = (

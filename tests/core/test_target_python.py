@@ -18,7 +18,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from netns_lab import TRANSFER_TOOL, NetnsPair  # noqa: E402  pylint: disable=wrong-import-position
+from netns_lab import NetnsPair, transfer_argv  # noqa: E402  pylint: disable=wrong-import-position
 
 PLAYBOOKS = os.path.join(ROOT, "tests", "integration", "playbooks")
 PYTHONS = os.environ.get("MPTCP_TARGET_PYTHONS", "/root/.pyenv/versions")
@@ -94,14 +94,15 @@ def test_info_sees_a_live_connection(lab, python36, tmp_path):
     lab.exec(lab.client, ["ip", "mptcp", "limits", "set", "add_addr_accepted", "1"])
     ready = tmp_path / "ready"
     # the traffic comes from this machine's Python; the module under test runs on 3.6
-    receiver = lab.spawn(lab.server, [sys.executable, TRANSFER_TOOL, "receive", "--bind", "0.0.0.0",
-                                      "--ready-file", str(ready)])
+    receiver = lab.spawn(lab.server, transfer_argv(sys.executable, "receive", "--bind", "0.0.0.0",
+                                                   "--ready-file", str(ready)))
     deadline = time.monotonic() + 10
     while not ready.exists():
         assert receiver.poll() is None and time.monotonic() < deadline, "receiver did not start"
         time.sleep(0.05)
-    sender = lab.spawn(lab.client, [sys.executable, TRANSFER_TOOL, "send", "--connect",
-                                    lab.links[0][1].split("/", maxsplit=1)[0], "--bytes", "1M", "--linger", "60"])
+    sender = lab.spawn(lab.client, transfer_argv(sys.executable, "send", "--connect",
+                                                 lab.links[0][1].split("/", maxsplit=1)[0], "--bytes", "1M",
+                                                 "--linger", "60"))
     deadline = time.monotonic() + 10
     while "subflows:1" not in lab.exec(lab.client, ["ss", "-HMni"]).stdout:
         assert sender.poll() is None and time.monotonic() < deadline, "no second subflow came up"
@@ -110,18 +111,18 @@ def test_info_sees_a_live_connection(lab, python36, tmp_path):
 
 
 def test_the_verify_roles_transfer_tool_runs_on_python_3_6(lab, python36, tmp_path):
-    """mptcp.multipath.mptcp_verify copies this tool to the hosts and runs it
-    with their Python: a real transfer between the namespaces, on 3.6 at
-    both ends."""
+    """mptcp.multipath.mptcp_verify copies this tool (module_utils/_transfer.py
+    and what it imports) to the hosts and runs it with their Python: a real
+    transfer between the namespaces, on 3.6 at both ends."""
     ready = tmp_path / "ready"
-    receiver = lab.spawn(lab.server, [python36, TRANSFER_TOOL, "receive", "--bind", "0.0.0.0",
-                                      "--ready-file", str(ready)])
+    receiver = lab.spawn(lab.server, transfer_argv(python36, "receive", "--bind", "0.0.0.0",
+                                                   "--ready-file", str(ready)))
     deadline = time.monotonic() + 10
     while not ready.exists():
         assert receiver.poll() is None and time.monotonic() < deadline, \
             "receiver did not start: %s" % (receiver.communicate()[1] if receiver.poll() is not None else "")
         time.sleep(0.05)
-    sender = subprocess.run(["ip", "netns", "exec", lab.client, python36, TRANSFER_TOOL, "send", "--connect",
-                             lab.links[0][1].split("/", maxsplit=1)[0], "--bytes", "1M"],
+    sender = subprocess.run(["ip", "netns", "exec", lab.client] + transfer_argv(
+        python36, "send", "--connect", lab.links[0][1].split("/", maxsplit=1)[0], "--bytes", "1M"),
                             capture_output=True, text=True, timeout=60, check=False)
     assert sender.returncode == 0, sender.stderr

@@ -14,9 +14,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from netns_lab import TRANSFER_TOOL, NetnsPair  # noqa: E402
+from netns_lab import NetnsPair, transfer_argv  # noqa: E402
 
-TRANSFER = TRANSFER_TOOL
 ROOT = os.path.dirname(os.path.dirname(HERE))
 # The seed's 34.3 playbook, run against two namespaces that stand in for hosts.
 PLAYBOOK = os.path.join(ROOT, "playbooks", "temporary.yml")
@@ -53,11 +52,11 @@ def main():
         server_address = lab.links[0][1].split("/", maxsplit=1)[0]
         before = lab.link_bytes(lab.client)
         ready = os.path.join(tmp, "ready")
-        receiver = lab.spawn(lab.server, [sys.executable, TRANSFER, "receive", "--bind", "0.0.0.0",
-                                          "--ready-file", ready])
+        receiver = lab.spawn(lab.server, transfer_argv(sys.executable, "receive", "--bind", "0.0.0.0",
+                                          "--ready-file", ready))
         wait_for_file(ready, receiver)
-        sender = lab.spawn(lab.client, [sys.executable, TRANSFER, "send", "--connect", server_address,
-                                        "--bytes", TRANSFER_SIZE, "--linger", "1"])
+        sender = lab.spawn(lab.client, transfer_argv(sys.executable, "send", "--connect", server_address,
+                                        "--bytes", TRANSFER_SIZE, "--linger", "1"))
         time.sleep(1.0)
         print("\n== ss -Mni on the client during the transfer")
         print(lab.exec(lab.client, ["ss", "-Mni"]).stdout)

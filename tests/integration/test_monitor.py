@@ -11,11 +11,10 @@ import sys
 import time
 
 from conftest import HERE, run_playbook
-from netns_lab import TRANSFER_TOOL
+from netns_lab import transfer_argv
 
 from ansible_collections.mptcp.multipath.plugins.module_utils import _monitor
 
-TRANSFER = TRANSFER_TOOL
 PLAYBOOK = os.path.join(HERE, "playbooks", "mptcp_monitor.yml")
 
 
@@ -71,11 +70,11 @@ def test_mptcp_monitor_sees_a_connection_and_its_subflow(lab, interpreter, tmp_p
         else:
             time.sleep(5)
         ready = tmp_path / "ready"
-        receiver = lab.spawn(lab.server, [interpreter, TRANSFER, "receive", "--bind", "0.0.0.0",
-                                          "--ready-file", str(ready), "--timeout", "120"])
+        receiver = lab.spawn(lab.server, transfer_argv(interpreter, "receive", "--bind", "0.0.0.0",
+                                          "--ready-file", str(ready), "--timeout", "120"))
         wait(ready.exists, playbook, "the receiver", log_path)
-        sender = lab.spawn(lab.client, [interpreter, TRANSFER, "send", "--connect", lab.links[0][1].split("/")[0],
-                                        "--bytes", "64K", "--linger", "120", "--timeout", "120"])
+        sender = lab.spawn(lab.client, transfer_argv(interpreter, "send", "--connect", lab.links[0][1].split("/")[0],
+                                        "--bytes", "64K", "--linger", "120", "--timeout", "120"))
         wait(lambda: "ESTAB" in lab.exec(lab.client, ["ss", "-HMn"]).stdout, playbook, "the MPTCP connection", log_path)
         connected.write_text("connected\n")
         wait(removed.exists, playbook, "the playbook to add and remove the subflow endpoint", log_path)

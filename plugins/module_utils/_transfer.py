@@ -1,4 +1,8 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One MPTCP transfer, measured: `receive` on the server, `send` on the client.
+The mptcp_verify role's program, run on the managed hosts.
 
 Both ends open IPPROTO_MPTCP sockets themselves (no LD_PRELOAD), so with
 net.mptcp.enabled=0 the socket call fails. Each end prints one JSON line
@@ -6,12 +10,16 @@ net.mptcp.enabled=0 the socket call fails. Each end prints one JSON line
 highest number of additional subflows the kernel reported for the
 connection (MPTCP_INFO), whether it fell back to plain TCP, and what changed
 on this host during the transfer: the MPTcpExt counters (MPJoin...) and
-the bytes each interface received and sent.
-Standard library only: it runs on the managed hosts.
+the bytes each interface received and sent. It reads them with ``_diag``,
+as mptcp_info does; the role copies both (and what they import) to the host.
 
-  mptcp_transfer.py receive --bind 0.0.0.0 --port 5201 [--report FILE]
-  mptcp_transfer.py send --connect 192.0.2.1 --port 5201 --bytes 16M [--linger 1]
+  python3 -m ansible_collections.mptcp.multipath.plugins.module_utils._transfer receive --bind 0.0.0.0 --port 5201
+  python3 -m ansible_collections.mptcp.multipath.plugins.module_utils._transfer send --connect 192.0.2.1 --bytes 16M
+(with PYTHONPATH naming the directory that holds ansible_collections)
 """
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
 
 import argparse
 import json
@@ -19,10 +27,16 @@ import socket
 import sys
 import time
 
-IPPROTO_MPTCP = 262
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._diag import (
+    IPPROTO_MPTCP,
+    counters as mptcp_counters,
+    interface_bytes,
+    parse_mptcp_info,
+)
+
 SOL_MPTCP = 284
 MPTCP_INFO = 1
-MPTCP_INFO_FLAG_FALLBACK = 0x1
 CHUNK = 64 * 1024
 
 
@@ -40,27 +54,15 @@ def mptcp_socket(address):
 def subflow_info(sock):
     """(additional subflows, fell back to TCP) from struct mptcp_info."""
     try:
-        info = sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 64)
+        info = parse_mptcp_info(sock.getsockopt(SOL_MPTCP, MPTCP_INFO, 64))
     except OSError:
         return 0, True  # a fallen-back socket has no MPTCP_INFO
-    flags = int.from_bytes(info[8:12], sys.byteorder) if len(info) >= 12 else 0
-    return info[0], bool(flags & MPTCP_INFO_FLAG_FALLBACK)
+    return info.get("subflows", 0), info.get("fallback", False)
 
 
 def host_counters():
     """MPTcpExt counters and per-interface bytes of this network namespace."""
-    with open("/proc/net/netstat") as netstat:
-        lines = netstat.read().splitlines()
-    mptcp = {}
-    for names, values in zip(lines[::2], lines[1::2]):
-        if names.startswith("MPTcpExt:"):
-            mptcp = dict(zip(names.split()[1:], (int(value) for value in values.split()[1:])))
-    interfaces = {}
-    with open("/proc/net/dev") as netdev:
-        for line in netdev.read().splitlines()[2:]:
-            name, fields = line.split(":", 1)[0].strip(), line.split(":", 1)[1].split()
-            interfaces[name] = {"rx_bytes": int(fields[0]), "tx_bytes": int(fields[8])}
-    return mptcp, interfaces
+    return mptcp_counters(), interface_bytes()
 
 
 class Meter(object):
@@ -177,7 +179,7 @@ def main(argv=None):
             receive(args)
         else:
             send(args)
-    except OSError as exc:
+    except (OSError, MptcpError) as exc:
         print(json.dumps({"role": args.verb, "error": str(exc)}), flush=True)
         return 1
     return 0
