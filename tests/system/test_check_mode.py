@@ -78,15 +78,16 @@ def test_package_names_from_the_inventory_take_effect(fresh_lab, tmp_path):
     refusals tell users to set them; as role vars only -e could."""
     inventory = tmp_path / "packages.yml"
     inventory.write_text(json.dumps({"all": {"vars": {
-        # no Debian: the client, which lacks pyroute2, is refused by its family
-        "mptcp_packages_by_family": {"RedHat": {"pyroute2": "python3-pyroute2", "iproute2": "iproute"}},
+        # Debian without pyroute2: the client, which lacks it, is refused naming what is missing
+        "mptcp_packages_by_family": {"Debian": {"iproute2": "iproute2"},
+                                     "RedHat": {"pyroute2": "python3-pyroute2", "iproute2": "iproute"}},
         "mptcp_apps_packages_by_family": {"Debian": ["mptcpize-from-the-inventory"]},
     }}}))
     before = fresh_lab.snapshot("client")
     refused = fresh_lab.playbook("playbooks/enable.yml", check=True, limit="client", extra_args=["-i", str(inventory)])
     assert refused.rc != 0, refused.output
-    assert "lacks pyroute2, and OS family Debian has no package names here (known: RedHat)" in refused.output, \
-        refused.output
+    assert ("lacks pyroute2, and OS family Debian has no package names for it in mptcp_packages_by_family "
+            "(families: Debian, RedHat; names for Debian: iproute2)") in refused.output, refused.output
     assert "Traceback" not in refused.output, refused.output
     apps = fresh_lab.playbook("tests/system/playbooks/apps_everywhere.yml", extra_vars={"mptcp_apps_units": ["ssh.service"]},
                               check=True, limit="client", extra_args=["-i", str(inventory)])
