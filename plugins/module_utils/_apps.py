@@ -10,9 +10,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError
 
-UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]+)?\.(service|socket)$")
 DROPIN_NAME = re.compile(r"^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]*\.conf$")
 RUNNING_STATES = ("active", "activating", "reloading")
 LIBRARY_NAME = "libmptcpwrap.so.0"

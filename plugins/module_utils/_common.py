@@ -2,7 +2,8 @@
 # Copyright: mptcp.multipath contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pieces every module shares: the one error type, entering a network
-namespace, and the single place that turns errors into ``fail_json``."""
+namespace, the single place that turns errors into ``fail_json``, and the
+one rule for systemd unit names."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -11,9 +12,13 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import re
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
+# A unit file name the roles write or change under /etc/systemd/system: no
+# directory, no bare template (foo@.service); systemd's escapes (\x2d) allowed.
+UNIT_NAME = re.compile(r"^[A-Za-z0-9:_.\\-]+(@[A-Za-z0-9:_.\\-]+)?\.(service|socket)$")
 
 
 class MptcpError(Exception):

@@ -8,7 +8,9 @@ link or address event, on a host where Ansible is not running.
 
 The role copies this file and the module_utils it imports to the host, so
 the endpoints are planned (``_endpoints.plan_sync``) and applied
-(``_netlink``) by the same code as mptcp_endpoint's."""
+(``_netlink``) by the same code as mptcp_endpoint's. The unit runs it as
+``python3 -m ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_unit
+sync|check|watch CONFIG`` with PYTHONPATH naming that copy."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -22,30 +24,15 @@ import sys
 import time
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import plan_sync
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import ip_command, plan_sync
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     MptcpNetlink,
-    interface_names,
+    interface_indexes,
     usable_addresses,
 )
 
 LOCK = "/run/mptcp-endpoints.lock"
-USAGE = "usage: mptcp-endpoints sync|check|watch\n"
-
-
-def describe(action):
-    """An action as the ip command that does the same."""
-    endpoint = action["endpoint"]
-    if action["action"] == "delete":
-        return "ip mptcp endpoint delete id %s" % endpoint["id"]
-    if action["action"] == "set_flags":
-        return "ip mptcp endpoint change id %s %s" % (endpoint["id"], " ".join(
-            flag if flag in endpoint["flags"] else "no" + flag for flag in ("backup", "fullmesh")))
-    words = ["ip mptcp endpoint add", endpoint["address"]]
-    for key in ("dev", "id", "port"):
-        if endpoint.get(key):
-            words.append("%s %s" % (key, endpoint[key]))
-    return " ".join(words + endpoint["flags"])
+USAGE = "usage: mptcp-endpoints sync|check|watch CONFIG\n"
 
 
 def sync(config, dry_run=False, out=sys.stdout):
@@ -53,13 +40,13 @@ def sync(config, dry_run=False, out=sys.stdout):
     mptcp_endpoint's form) once, printing one line per change."""
     with open(config) as handle:
         declared = json.load(handle)
-    interfaces = dict((name, index) for index, name in interface_names().items())
+    interfaces = interface_indexes()
     with open(LOCK, "w") as lock, MptcpNetlink() as kernel:
         fcntl.flock(lock, fcntl.LOCK_EX)  # the unit and a run of the role never interleave
         actions = plan_sync(kernel.endpoints(), declared["endpoints"], interfaces, usable_addresses(),
                             exclusive=declared["exclusive"])
         for action in actions:
-            out.write(describe(action) + "\n")
+            out.write(ip_command(action) + "\n")
             if not dry_run:
                 kernel.apply([action])
     out.flush()
@@ -86,10 +73,11 @@ def watch(config):
         monitor.wait()
 
 
-def main(argv, config):
-    if len(argv) != 1 or argv[0] not in ("sync", "check", "watch"):
+def main(argv):
+    if len(argv) != 2 or argv[0] not in ("sync", "check", "watch"):
         sys.stderr.write(USAGE)
         return 2
+    config = argv[1]
     if argv[0] == "watch":
         return watch(config)
     try:
@@ -98,3 +86,7 @@ def main(argv, config):
         sys.stderr.write("mptcp-endpoints: %s\n" % exc)
         return 1
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -118,6 +118,31 @@ def check_unique(specs, name=None):
             seen_ids.add(spec["id"])
 
 
+def describe_endpoint(endpoint, with_id=False):
+    """One endpoint as one line, in the words of ``ip mptcp endpoint`` (the id
+    only ``with_id``: NetworkManager's endpoints get a new one at every add)."""
+    words = [endpoint["address"]]
+    if endpoint.get("port"):
+        words.append("port %d" % endpoint["port"])
+    if with_id and endpoint.get("id"):
+        words.append("id %d" % endpoint["id"])
+    words.extend(endpoint.get("flags") or [])
+    if endpoint.get("dev"):
+        words.append("dev %s" % endpoint["dev"])
+    return " ".join(words)
+
+
+def ip_command(action):
+    """An action of a plan as the ``ip mptcp`` command that does the same."""
+    endpoint = action["endpoint"]
+    if action["action"] == "delete":
+        return "ip mptcp endpoint delete id %s" % endpoint["id"]
+    if action["action"] == "set_flags":
+        return "ip mptcp endpoint change id %s %s" % (endpoint["id"], " ".join(
+            flag if flag in endpoint["flags"] else "no" + flag for flag in ("backup", "fullmesh")))
+    return "ip mptcp endpoint add " + describe_endpoint(endpoint, with_id=True)
+
+
 def _needs_readd(current, spec):
     """True when only delete + add can turn current into spec: the kernel
     changes backup and fullmesh in place, nothing else."""

@@ -46,7 +46,9 @@ def endpoint_candidate(entry):
 
 def parse_addresses(data):
     """``ip -j address show`` output -> [{interface, address, prefix,
-    family, scope, temporary, endpoint_candidate}], in the kernel's order."""
+    family, scope, temporary, tentative (or failed duplicate detection),
+    noprefixroute (how NetworkManager adds its addresses),
+    endpoint_candidate}], in the kernel's order."""
     result = []
     for link in data:
         for info in link.get("addr_info", []):
@@ -59,6 +61,8 @@ def parse_addresses(data):
                 "family": "ipv4" if info["family"] == "inet" else "ipv6",
                 "scope": info.get("scope"),
                 "temporary": bool(info.get("temporary")),
+                "tentative": bool(info.get("tentative") or info.get("dadfailed")),
+                "noprefixroute": bool(info.get("noprefixroute")),
             }
             entry["endpoint_candidate"] = endpoint_candidate(entry)
             result.append(entry)

@@ -115,9 +115,7 @@ EVENT_KEYS = ("type", "timestamp", "token", "family", "saddr", "daddr", "sport",
               "remote_id", "backup", "ifindex", "dev", "server_side", "error", "flags", "deny_join_id0",
               "timeout", "reset_reason", "reset_flags")
 
-# condition keys of ``until`` and how a user's value is put in canonical form
-CONDITION_KEYS = ("event", "token", "family", "saddr", "daddr", "sport", "dport", "local_id",
-                  "remote_id", "backup", "ifindex", "dev", "server_side", "error")
+# the integer keys of ``until`` (its argument spec names and types them all)
 _INT_CONDITIONS = ("sport", "dport", "local_id", "remote_id", "ifindex", "error")
 
 _GENL = struct.Struct("=BBH")
@@ -225,16 +223,6 @@ def normalize_token(value, what="token"):
     return "%08x" % int(text, 16)
 
 
-def unique_event_types(values):
-    """The event types in their first order, each once (the argument spec
-    has already refused unknown ones)."""
-    result = []
-    for value in values:
-        if value not in result:
-            result.append(value)
-    return result
-
-
 def normalize_condition(condition):
     """The ``until`` dict in canonical form. The module's argument spec has
     checked names, types and choices; what is left is what it cannot know:
@@ -267,9 +255,8 @@ def matches(event, condition):
 
 
 def describe_condition(condition):
-    parts = ["event=%s" % condition["event"]]
-    parts.extend("%s=%s" % (key, condition[key]) for key in CONDITION_KEYS if key != "event" and key in condition)
-    return " ".join(parts)
+    """``event=...`` first, then the other keys in alphabetical order."""
+    return " ".join("%s=%s" % (key, condition[key]) for key in sorted(condition, key=lambda key: (key != "event", key)))
 
 
 def describe_event(event):
@@ -296,7 +283,7 @@ def normalize_params(params):
     if events is not None:
         if not events:
             raise MptcpError("events: an empty list would keep nothing; leave it out to keep every event")
-        events = unique_event_types(events)
+        events = list(dict((event, None) for event in events))  # each once, in their order
     until = params.get("until")
     if until is not None:
         until = normalize_condition(until)

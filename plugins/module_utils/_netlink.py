@@ -119,19 +119,9 @@ def _kernel_call(what):
         raise MptcpError("kernel refused to %s: %s" % (what, text), errno=code)
 
 
-def interface_names():
-    """{ifindex: name} of this network namespace."""
-    return dict(socket.if_nameindex())
-
-
-def local_addresses():
-    """Every address configured on an interface of this network namespace."""
-    ipr = IPRoute()
-    try:
-        return set(str(ipaddress.ip_address(message.get_attr("IFA_ADDRESS"))) for message in ipr.get_addr()
-                   if message.get_attr("IFA_ADDRESS"))
-    finally:
-        ipr.close()
+def interface_indexes():
+    """{name: ifindex} of this network namespace."""
+    return dict((name, index) for index, name in socket.if_nameindex())
 
 
 def usable_addresses():
@@ -195,7 +185,7 @@ class MptcpNetlink(object):
 
     def endpoints(self):
         """All endpoints, sorted by id, as plain dicts."""
-        names = interface_names()
+        names = dict(socket.if_nameindex())
         result = []
         with _kernel_call("list endpoints"):
             messages = self._sock.endpoint("show")

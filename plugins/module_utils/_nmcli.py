@@ -16,6 +16,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags im
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoint_candidate
 
 MIN_VERSION = (1, 40)        # connection.mptcp-flags appeared in NetworkManager 1.40
+FLAGS_FIELD = "connection.mptcp-flags"
 LAMINAR_MIN_VERSION = (1, 56)
 NM_FLAG_BITS = {
     "disabled": 0x1,
@@ -142,20 +143,13 @@ def nm_device_endpoints(bits, mptcp_enabled, default_route_families, addresses):
     return wanted
 
 
-def nm_addresses(links):
-    """The addresses of ``ip -j addr show dev DEV`` (parsed) that
+def nm_addresses(entries):
+    """The addresses (``_links.parse_addresses`` entries of one device) that
     NetworkManager put there and would make endpoints of: it adds every
     address with noprefixroute; tentative, failed and temporary (privacy)
     IPv6 addresses never become endpoints."""
-    result = []
-    for link in links:
-        for info in link.get("addr_info", []):
-            if not info.get("noprefixroute") or not info.get("local"):
-                continue
-            if info.get("family") == "inet6" and any(info.get(flag) for flag in ("tentative", "dadfailed", "temporary")):
-                continue
-            result.append(info["local"])
-    return result
+    return [entry["address"] for entry in entries if entry["noprefixroute"]
+            and not (entry["family"] == "ipv6" and (entry["tentative"] or entry["temporary"]))]
 
 
 def missing_nm_endpoints(wanted, endpoints, device):
@@ -168,13 +162,6 @@ def missing_nm_endpoints(wanted, endpoints, device):
                    and set(endpoint["flags"]) == set(flags) for endpoint in endpoints):
             missing.append(address)
     return missing
-
-
-def describe_endpoint(endpoint):
-    """One endpoint as one line, as `ip mptcp endpoint show` prints it (without the id,
-    which the kernel picks anew at every add)."""
-    return " ".join([endpoint["address"]] + (["port %d" % endpoint["port"]] if endpoint["port"] else [])
-                    + list(endpoint["flags"]) + (["dev %s" % endpoint["dev"]] if endpoint["dev"] else []))
 
 
 def choose_profile(profiles, name=None, uuid=None, interface=None, interface_names=None):
@@ -247,6 +234,10 @@ class Nmcli(object):
             key, _sep, value = line.partition(":")
             values[key] = value.replace("\\:", ":").replace("\\\\", "\\")
         return values
+
+    def mptcp_flags(self, uuid):
+        """The bits of one profile's connection.mptcp-flags."""
+        return parse_nm_flags(self.fields(uuid, [FLAGS_FIELD]).get(FLAGS_FIELD))
 
     def set_mptcp_flags(self, uuid, names):
         # "0x0" is NetworkManager's "default": an empty list means that

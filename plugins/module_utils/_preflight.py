@@ -9,13 +9,14 @@ __metaclass__ = type
 
 import ipaddress
 import os
-import re
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import USER_FLAGS, flag_problems
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
     MAX_ENDPOINTS,
     check_unique,
+    describe_endpoint,
+    ip_command,
     normalize_spec,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import NM_FLAG_BITS
@@ -25,8 +26,6 @@ NM_ONLY_FLAGS = ("also-without-default-route", "also-without-sysctl")
 ENDPOINT_FLAGS = USER_FLAGS + NM_ONLY_FLAGS
 # The role calls a kernel endpoint's dev its interface.
 ROLE_LABELS = {"dev": "interface"}
-# A systemd service name as a file in /etc/systemd/system: no path, no template.
-SERVICE_NAME = re.compile(r"^[A-Za-z0-9:_.\-]+(@[A-Za-z0-9:_.\-]+)?\.service$")
 
 
 # Backends whose endpoints are kernel endpoints made from the role's list
@@ -74,19 +73,23 @@ def signal_count(endpoints, default_flags):
     return count
 
 
+def _refuse_nm_only(flags, backend, where):
+    """NetworkManager's own flags mean nothing to a kernel endpoint."""
+    nm_only = [flag for flag in flags if flag in NM_ONLY_FLAGS]
+    if nm_only and backend != "networkmanager":
+        raise MptcpError("%s: %s not possible with the %s backend (NetworkManager only)"
+                         % (where, ", ".join(nm_only), backend))
+
+
 def check_default_flags(default_flags, backend, kernel=None, name="default_flags"):
-    """Flags that endpoints without their own get, checked on their own so
-    that a message can name where a bad flag came from."""
-    flags = _flag_list(default_flags) or []
-    known = ENDPOINT_FLAGS if backend == "networkmanager" else USER_FLAGS
-    unknown = [flag for flag in flags if flag not in known]
-    if unknown:
-        raise MptcpError("%s: flag(s) %s not possible with the %s backend; possible: %s"
-                         % (name, ", ".join(map(str, unknown)), backend, ", ".join(known)))
-    problems = flag_problems([flag for flag in flags if flag in USER_FLAGS], kernel=kernel)
+    """Flags that endpoints without their own get (the argument spec has
+    checked the names), checked on their own so that a message can name
+    where a bad flag came from."""
+    _refuse_nm_only(default_flags, backend, name)
+    problems = flag_problems([flag for flag in default_flags if flag in USER_FLAGS], kernel=kernel)
     if problems:
         raise MptcpError("%s: %s" % (name, "; ".join(problems)))
-    return flags
+    return list(default_flags)
 
 
 def check_endpoints(endpoints, backend, interfaces, kernel, name="endpoints", profiles=None):
@@ -103,12 +106,9 @@ def check_endpoints(endpoints, backend, interfaces, kernel, name="endpoints", pr
     checked, specs, targets = [], [], set()
     for index, endpoint in enumerate(endpoints):
         where = "%s[%d]" % (name, index)
-        flags = _flag_list(endpoint.get("flags")) or []
+        flags = endpoint.get("flags") or []
+        _refuse_nm_only(flags, backend, where + ".flags")
         if not networkmanager:
-            nm_only = [flag for flag in flags if flag in NM_ONLY_FLAGS]
-            if nm_only:
-                raise MptcpError("%s.flags: %s not possible with the %s backend (NetworkManager only)"
-                                 % (where, ", ".join(nm_only), backend))
             if endpoint.get("address") is None:
                 raise MptcpError("%s: %s endpoints need an address" % (where, backend))
         raw = {"address": endpoint.get("address"), "dev": endpoint.get("interface"), "flags": flags}
@@ -169,7 +169,7 @@ def check_sysctl_file(path, name="sysctl_file", isdir=os.path.isdir):
 
 def check_service_name(unit, name="unit"):
     """A unit file name under /etc/systemd/system: a .service, no path."""
-    if not SERVICE_NAME.match(str(unit or "")):
+    if not (UNIT_NAME.match(str(unit or "")) and unit.endswith(".service")):
         raise MptcpError("%s %r is not a systemd service name (a name like example.service, no directory)"
                          % (name, unit))
 
@@ -210,14 +210,13 @@ def advice(endpoints, backend, limits, peer_signal_count, default_route_interfac
     return warnings
 
 
-def normalize_endpoints(endpoints, backend, default_flags):
-    """The endpoints in the form the backend's module takes: mptcp_endpoint's
-    (address, dev, id, port, flags) or mptcp_nm_profile's (interface or
-    profile, flags); flags default to ``default_flags``."""
+def normalize_endpoints(endpoints, backend):
+    """The endpoints (default flags applied) in the form the backend's module
+    takes: mptcp_endpoint's (address, dev, id, port, flags) or
+    mptcp_nm_profile's (interface or profile, flags)."""
     result = []
     for endpoint in endpoints:
-        flags = _flag_list(endpoint.get("flags"))
-        flags = list(_flag_list(default_flags) or [] if flags is None else flags)
+        flags = list(endpoint.get("flags") or [])
         if backend in KERNEL_BACKENDS:
             item = {"address": endpoint.get("address"), "dev": endpoint.get("interface"),
                     "id": endpoint.get("id"), "port": endpoint.get("port"), "flags": flags}
@@ -247,16 +246,6 @@ def nm_adds_endpoints(device):
 
 def _endpoint_interface(endpoint, address_owner):
     return endpoint.get("dev") or address_owner.get(endpoint.get("address"))
-
-
-def _describe(endpoint):
-    flags = ",".join(endpoint.get("flags") or []) or "no flags"
-    dev = ", dev %s" % endpoint["dev"] if endpoint.get("dev") else ""
-    return "%s (id %s, %s%s)" % (endpoint["address"], endpoint.get("id"), flags, dev)
-
-
-def _delete_commands(endpoints):
-    return "; ".join("ip mptcp endpoint delete id %s" % endpoint.get("id") for endpoint in endpoints)
 
 
 def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_endpoints, declared,
@@ -334,9 +323,9 @@ def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_
         result["warnings"].append(
             "endpoint(s) %s are in the kernel but not declared in %s%s, and stay in place (%s): remove them "
             "if nothing needs them (%s)" % (
-                ", ".join(_describe(endpoint) for endpoint in stay), names.get("endpoints", "endpoints"),
+                ", ".join(describe_endpoint(endpoint, with_id=True) for endpoint in stay), names.get("endpoints", "endpoints"),
                 " nor made by NetworkManager" if backend == "networkmanager" else "",
                 "the networkmanager backend never removes kernel endpoints" if backend == "networkmanager"
                 else "%s is false" % names.get("exclusive", "exclusive"),
-                _delete_commands(stay)))
+                "; ".join(ip_command({"action": "delete", "endpoint": endpoint}) for endpoint in stay)))
     return result

@@ -211,8 +211,8 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
     PYROUTE2_IMPORT_ERROR,
     MptcpNetlink,
-    interface_names,
-    local_addresses,
+    interface_indexes,
+    usable_addresses,
 )
 
 ENDPOINT_KEYS = ("address", "dev", "id", "port", "flags")
@@ -226,7 +226,7 @@ class EndpointModule(object):
 
     def wanted(self):
         """The user's endpoints, checked and in canonical form."""
-        interfaces = dict((name, index) for index, name in interface_names().items())
+        interfaces = interface_indexes()
         if self.params["endpoints"] is not None:
             raw_list = self.params["endpoints"]
         else:
@@ -235,13 +235,15 @@ class EndpointModule(object):
         return [normalize_spec(raw, interfaces, need_address=need_address) for raw in raw_list]
 
     def warn_about_foreign_addresses(self, specs):
-        """The kernel accepts an endpoint for an address no interface has, but
-        no subflow can use it until the address exists: say so."""
-        local = local_addresses()
+        """The kernel accepts an endpoint for an address no interface has (or
+        one on a link that is down, or still tentative), but no subflow can
+        use it until the address is usable: say so."""
+        usable = usable_addresses()
         for spec in specs:
-            if spec["address"] not in local:
-                self.module.warn("address %s is not configured on any interface here: the endpoint is made, "
-                                 "but no subflow can use it until the address exists" % spec["address"])
+            if spec["address"] not in usable:
+                self.module.warn("address %s is not usable on any interface here (missing, on a link that is down, "
+                                 "or still tentative): the endpoint is made, but no subflow can use it until the "
+                                 "address is usable" % spec["address"])
 
     def run(self):
         enter_namespace(self.params["namespace"])

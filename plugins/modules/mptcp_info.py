@@ -19,15 +19,9 @@ author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
   - mptcp.multipath.namespace
+  - mptcp.multipath.attributes.read_only
 requirements:
   - pyroute2 >= 0.7 on the managed host, for O(gather=limits) and O(gather=endpoints)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to diff.
 options:
   gather:
     description:
@@ -97,12 +91,14 @@ addresses:
     - Every IPv4 and IPv6 address of every interface (from C(ip -j address show)).
     - C(endpoint_candidate) tells whether the address can be an endpoint the way NetworkManager picks
       them. Loopback, link-local, IPv6 unique-local (C(fc00::/7)) and temporary (privacy) addresses cannot.
+    - C(tentative) is true while IPv6 duplicate address detection runs or after it failed;
+      C(noprefixroute) marks the addresses NetworkManager configured.
   returned: when O(gather) has V(addresses)
   type: list
   elements: dict
   sample:
     - {interface: enp4s0f0, address: 192.0.2.2, prefix: 24, family: ipv4, scope: global, temporary: false,
-       endpoint_candidate: true}
+       tentative: false, noprefixroute: true, endpoint_candidate: true}
 connections:
   description:
     - The MPTCP sockets, listeners included, with the kernel's C(mptcp_info) for each.

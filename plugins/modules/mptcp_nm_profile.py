@@ -169,25 +169,23 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, run_module
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import MAX_ENDPOINTS
-from ansible_collections.mptcp.multipath.plugins.module_utils._links import ip_json, parse_endpoints
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import MAX_ENDPOINTS, describe_endpoint
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import ip_json, parse_addresses, parse_endpoints
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
+    FLAGS_FIELD,
     MIN_VERSION,
     NM_FLAGS,
     Nmcli,
     choose_profile,
     decode_nm_flags,
-    describe_endpoint,
     effective_nm_flags,
     encode_nm_flags,
     missing_nm_endpoints,
     nm_addresses,
     nm_device_endpoints,
     nm_flag_problems,
-    parse_nm_flags,
 )
 
-FLAGS_FIELD = "connection.mptcp-flags"
 INTERFACE_FIELD = "connection.interface-name"
 MPTCP_ENABLED_PATH = "/proc/sys/net/mptcp/enabled"
 # How long to wait for NetworkManager to make the endpoints after a reapply
@@ -224,7 +222,7 @@ class NmProfileModule(object):
             mptcp_enabled = False
         families = [version for version, option in ((4, "-4"), (6, "-6"))
                     if self.ip_json(["-j", option, "route", "show", "default", "dev", device, "table", "main"])]
-        addresses = nm_addresses(self.ip_json(["-j", "addr", "show", "dev", device]))
+        addresses = nm_addresses(parse_addresses(self.ip_json(["-j", "addr", "show", "dev", device])))
         endpoints = parse_endpoints(self.ip_json(["-j", "mptcp", "endpoint", "show"]))
         return mptcp_enabled, families, addresses, endpoints
 
@@ -262,7 +260,7 @@ class NmProfileModule(object):
         nmcli.check_running()
         profile = self.select(nmcli)
 
-        before_bits = parse_nm_flags(nmcli.fields(profile["uuid"], [FLAGS_FIELD]).get(FLAGS_FIELD))
+        before_bits = nmcli.mptcp_flags(profile["uuid"])
         wanted_bits = encode_nm_flags(wanted_names)
         flags_changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
         device = profile["device"] if profile["active"] else None
@@ -299,7 +297,7 @@ class NmProfileModule(object):
             if self.params["apply"] and device:
                 nmcli.reapply(device)
                 applied = True
-            after_bits = parse_nm_flags(nmcli.fields(profile["uuid"], [FLAGS_FIELD]).get(FLAGS_FIELD))
+            after_bits = nmcli.mptcp_flags(profile["uuid"])
             if applied and check_endpoints:
                 endpoints_after, reactivated = self.endpoints_after_reapply(nmcli, profile, after_bits, device)
 

@@ -39,13 +39,7 @@ author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
   - mptcp.multipath.namespace
-attributes:
-  check_mode:
-    support: full
-    description: Only reads; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to diff.
+  - mptcp.multipath.attributes.read_only
 options:
   limits:
     description:
@@ -328,7 +322,6 @@ requirements:
 """
 
 import os
-import socket
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
@@ -342,11 +335,12 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     PYROUTE2_UNSUPPORTED,
     PYROUTE2_USABLE,
     MptcpNetlink,
+    interface_indexes,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
-from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli, parse_nm_flags
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
     ENDPOINT_FLAGS,
     advice,
@@ -364,7 +358,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls
 
-NM_FLAGS_FIELD = "connection.mptcp-flags"
 # How messages name each option unless variable_names says otherwise.
 OPTION_NAMES = ("limits", "endpoints", "default_flags", "backend", "namespace", "sysctls", "sysctl_file",
                 "disabled_interfaces", "limits_unit", "endpoints_unit", "exclusive", "nm_hands_off")
@@ -425,7 +418,7 @@ class PreflightModule(object):
         default_flags = check_default_flags(self.params["default_flags"], backend, kernel, names["default_flags"])
         endpoints = [dict(endpoint, flags=default_flags if endpoint.get("flags") is None
                           else endpoint["flags"]) for endpoint in self.params["endpoints"]]
-        interfaces = dict((name, index) for index, name in socket.if_nameindex())
+        interfaces = interface_indexes()
         profiles = None
         if backend == "networkmanager" and nm_running:
             profiles = [profile["name"] for profile in self.nmcli.profiles()]
@@ -449,7 +442,7 @@ class PreflightModule(object):
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
-        normalized = normalize_endpoints(endpoints, backend, self.params["default_flags"])
+        normalized = normalize_endpoints(endpoints, backend)
         nm_devices = []
         if enabled and nm_version and nm_version[:2] >= NM_MIN_VERSION:  # no MPTCP handling before 1.40
             nm_devices = self.nm_devices(default_routes)
@@ -482,7 +475,7 @@ class PreflightModule(object):
         for profile in self.nmcli.profiles():
             if not profile["active"] or not profile["device"] or profile["device"] == "lo":
                 continue
-            flags = parse_nm_flags(self.nmcli.fields(profile["uuid"], [NM_FLAGS_FIELD]).get(NM_FLAGS_FIELD))
+            flags = self.nmcli.mptcp_flags(profile["uuid"])
             devices.append({"interface": profile["device"], "profile": profile["name"], "uuid": profile["uuid"],
                             "flags": flags, "default_route": profile["device"] in default_routes})
         return devices

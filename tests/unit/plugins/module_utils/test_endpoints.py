@@ -2,6 +2,7 @@ import pytest
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
+    ip_command,
     normalize_spec,
     parse_address,
     plan_absent,
@@ -269,3 +270,18 @@ def test_sync_readds_with_the_declared_flags():
     current = [endpoint(4, "198.51.100.2", ["subflow"])]
     expected = [("delete", "198.51.100.2"), ("add", "198.51.100.2")]
     assert sync_actions(current, {"198.51.100.2": {"enp1s0"}}) == expected
+
+
+@pytest.mark.parametrize("action, command", [
+    ({"action": "delete", "endpoint": {"id": 7, "address": "192.0.2.2"}}, "ip mptcp endpoint delete id 7"),
+    ({"action": "add", "endpoint": {"id": None, "address": "192.0.2.2", "dev": "link1", "port": 0,
+                                    "flags": ["signal", "subflow"]}},
+     "ip mptcp endpoint add 192.0.2.2 signal subflow dev link1"),
+    ({"action": "add", "endpoint": {"id": 3, "address": "2001:db8::2", "dev": None, "port": 8080,
+                                    "flags": ["signal"]}},
+     "ip mptcp endpoint add 2001:db8::2 port 8080 id 3 signal"),
+    ({"action": "set_flags", "endpoint": {"id": 2, "address": "192.0.2.2", "flags": ["subflow", "backup"]}},
+     "ip mptcp endpoint change id 2 backup nofullmesh"),
+])
+def test_each_change_is_printed_as_the_ip_command_that_makes_it(action, command):
+    assert ip_command(action) == command

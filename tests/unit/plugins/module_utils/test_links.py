@@ -9,7 +9,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._links import (
     endpoints,
     parse_addresses,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import describe_endpoint
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import describe_endpoint
 
 # `ip -j address show` of a dual-stack link, shortened to the fields read.
 DUAL_STACK = [

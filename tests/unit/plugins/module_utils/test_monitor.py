@@ -139,7 +139,7 @@ def test_normalize_condition_canonical_and_ignores_unset():
     condition = _monitor.normalize_condition({"event": "sf_established", "saddr": " 2001:DB8::3 ", "token": "1f",
                                               "local_id": None, "dev": None})
     assert condition == {"event": "sf_established", "saddr": "2001:db8::3", "token": "0000001f"}
-    assert _monitor.describe_condition(condition) == "event=sf_established token=0000001f saddr=2001:db8::3"
+    assert _monitor.describe_condition(condition) == "event=sf_established saddr=2001:db8::3 token=0000001f"
 
 
 @pytest.mark.parametrize("condition, message", [

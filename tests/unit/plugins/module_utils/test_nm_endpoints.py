@@ -3,6 +3,7 @@ endpoints removed behind NetworkManager's back."""
 
 import pytest
 
+from ansible_collections.mptcp.multipath.plugins.module_utils._links import parse_addresses
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
     encode_nm_flags,
     missing_nm_endpoints,
@@ -45,8 +46,9 @@ def test_only_addresses_networkmanager_configured_count():
         {"family": "inet6", "local": "2001:db8::1", "noprefixroute": True},
         {"family": "inet6", "local": "2001:db8::2", "noprefixroute": True, "tentative": True},
         {"family": "inet6", "local": "2001:db8::3", "noprefixroute": True, "temporary": True},
+        {"family": "inet6", "local": "2001:db8::4", "noprefixroute": True, "dadfailed": True},
     ]}]
-    assert nm_addresses(links) == ["192.0.2.1", "2001:db8::1"]
+    assert nm_addresses(parse_addresses(links)) == ["192.0.2.1", "2001:db8::1"]
 
 
 @pytest.mark.parametrize("endpoints, missing", [

@@ -77,12 +77,12 @@ def test_advice_is_quiet_for_a_sound_plan():
 
 
 def test_normalize_endpoints_per_backend():
-    endpoints = [{"interface": "enp4s0f1", "address": "198.51.100.2"},
+    endpoints = [{"interface": "enp4s0f1", "address": "198.51.100.2", "flags": ["subflow"]},
                  {"profile": "wifi", "flags": ["backup"]}]
-    assert normalize_endpoints(endpoints, "networkmanager", ["subflow"]) == [
+    assert normalize_endpoints(endpoints, "networkmanager") == [
         {"interface": "enp4s0f1", "flags": ["subflow"]}, {"profile": "wifi", "flags": ["backup"]}]
-    assert normalize_endpoints(endpoints[:1], "runtime", ["signal"]) == [
-        {"address": "198.51.100.2", "dev": "enp4s0f1", "flags": ["signal"]}]
+    assert normalize_endpoints(endpoints[:1], "runtime") == [
+        {"address": "198.51.100.2", "dev": "enp4s0f1", "flags": ["subflow"]}]
 
 
 @pytest.mark.parametrize("peers, accepted, warned", [
@@ -181,16 +181,12 @@ def test_check_endpoints_returns_normalized_addresses():
     check_endpoints([{"profile": "anything"}], "networkmanager", INTERFACES, KERNEL, ROLE, None)
 
 
-def test_check_endpoints_takes_flags_as_ansible_writes_them():
-    checked = check_endpoints([{"address": "198.51.100.2", "flags": "signal, subflow"}], "runtime",
-                              INTERFACES, KERNEL)
-    assert checked[0]["address"] == "198.51.100.2"
-
-
 @pytest.mark.parametrize("flags, backend, message", [
     (["signal", "fullmesh"], "runtime", "mptcp_endpoint_default_flags: flags signal and fullmesh cannot be combined"),
-    (["also-without-sysctl"], "runtime", "mptcp_endpoint_default_flags: flag(s) also-without-sysctl not possible"),
-    (["bogus"], "networkmanager", "mptcp_endpoint_default_flags: flag(s) bogus not possible"),
+    (["also-without-sysctl"], "runtime", "mptcp_endpoint_default_flags: also-without-sysctl not possible with the "
+                                         "runtime backend (NetworkManager only)"),
+    (["subflow", "also-without-default-route"], "systemd", "mptcp_endpoint_default_flags: also-without-default-route "
+                                                           "not possible with the systemd backend"),
 ])
 def test_check_default_flags_names_their_variable(flags, backend, message):
     with pytest.raises(MptcpError) as error:
@@ -201,7 +197,7 @@ def test_check_default_flags_names_their_variable(flags, backend, message):
 def test_check_default_flags_accepts():
     assert check_default_flags(["signal", "subflow", "also-without-default-route"], "networkmanager", KERNEL) == [
         "signal", "subflow", "also-without-default-route"]
-    assert check_default_flags(None, "runtime", KERNEL) == []
+    assert check_default_flags([], "runtime", KERNEL) == []
 
 
 def test_advice_never_fails_on_what_is_not_an_address():
@@ -238,6 +234,8 @@ def test_check_sysctl_file(path, message):
 @pytest.mark.parametrize("unit, good", [
     ("set_mptcp_limit.service", True),
     ("mptcp-limits@host.service", True),
+    ("mptcp-limits@link\\x2d1.service", True),  # systemd's escape of "-" in an instance name
+    ("mptcp-limits@.service", False),  # a bare template
     ("../../tmp/evil.service", False),
     ("set_mptcp_limit", False),
     ("set_mptcp_limit.socket", False),
@@ -369,7 +367,7 @@ def test_undeclared_endpoints_that_stay_are_a_warning_with_the_command():
     assert result["errors"] == [] and result["undeclared"] == [HAND_MADE]
     assert len(result["warnings"]) == 1
     warning = result["warnings"][0]
-    assert "203.0.113.2 (id 7, signal, dev link3)" in warning
+    assert "203.0.113.2 id 7 signal dev link3" in warning
     assert "mptcp_endpoints_exclusive is false" in warning
     assert "ip mptcp endpoint delete id 7" in warning
     assert "198.51.100.2" not in warning   # the kernel's implicit endpoint is nobody's business
