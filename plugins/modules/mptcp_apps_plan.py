@@ -20,13 +20,8 @@ description:
   - Changes nothing.
 author:
   - mptcp.multipath developers (@mptcp-multipath)
-attributes:
-  check_mode:
-    support: full
-    description: Only reads; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to diff.
+extends_documentation_fragment:
+  - mptcp.multipath.attributes.read_only
 options:
   units:
     description: Full names of the C(.service) and C(.socket) units that should use MPTCP.

@@ -28,13 +28,7 @@ author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
   - mptcp.multipath.namespace
-attributes:
-  check_mode:
-    support: full
-    description: Only listens; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Changes nothing, so there is nothing to diff.
+  - mptcp.multipath.attributes.read_only
 options:
   timeout:
     description:
