@@ -24,6 +24,7 @@ def transfer_argv(python, *args):
     """The argv that runs the transfer program with ``python``."""
     return ["env", "PYTHONPATH=" + COLLECTIONS, python, "-m", TRANSFER_MODULE] + list(args)
 
+
 # (server interface, server address, client interface, client address), seed 34.3 / 34.4
 SEED_LINKS = (
     ("enp4s0", "192.0.2.1/24", "enp4s0f0", "192.0.2.2/24"),

@@ -65,6 +65,12 @@ def host_counters():
     return mptcp_counters(), interface_bytes()
 
 
+def _say(line):
+    """One line on stdout, at once (the role reads it when the program ends)."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 class Meter(object):
     """Counts bytes, keeps the most subflows seen and the host's counters."""
 
@@ -104,7 +110,7 @@ class Meter(object):
         if path:
             with open(path, "w") as report:
                 report.write(text + "\n")
-        print(text, flush=True)
+        _say(text)
 
 
 def receive(args):
@@ -180,10 +186,10 @@ def main(argv=None):
         else:
             send(args)
     except (OSError, MptcpError) as exc:
-        print(json.dumps({"role": args.verb, "error": str(exc)}), flush=True)
+        _say(json.dumps({"role": args.verb, "error": str(exc)}))
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())  # a program run with python -m, not a module: no exit_json

@@ -122,7 +122,7 @@ def test_the_verify_roles_transfer_tool_runs_on_python_3_6(lab, python36, tmp_pa
         assert receiver.poll() is None and time.monotonic() < deadline, \
             "receiver did not start: %s" % (receiver.communicate()[1] if receiver.poll() is not None else "")
         time.sleep(0.05)
-    sender = subprocess.run(["ip", "netns", "exec", lab.client] + transfer_argv(
-        python36, "send", "--connect", lab.links[0][1].split("/", maxsplit=1)[0], "--bytes", "1M"),
-                            capture_output=True, text=True, timeout=60, check=False)
+    argv = ["ip", "netns", "exec", lab.client] + transfer_argv(
+        python36, "send", "--connect", lab.links[0][1].split("/", maxsplit=1)[0], "--bytes", "1M")
+    sender = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     assert sender.returncode == 0, sender.stderr

@@ -53,10 +53,10 @@ def main():
         before = lab.link_bytes(lab.client)
         ready = os.path.join(tmp, "ready")
         receiver = lab.spawn(lab.server, transfer_argv(sys.executable, "receive", "--bind", "0.0.0.0",
-                                          "--ready-file", ready))
+                                                       "--ready-file", ready))
         wait_for_file(ready, receiver)
         sender = lab.spawn(lab.client, transfer_argv(sys.executable, "send", "--connect", server_address,
-                                        "--bytes", TRANSFER_SIZE, "--linger", "1"))
+                                                     "--bytes", TRANSFER_SIZE, "--linger", "1"))
         time.sleep(1.0)
         print("\n== ss -Mni on the client during the transfer")
         print(lab.exec(lab.client, ["ss", "-Mni"]).stdout)

@@ -13,7 +13,6 @@ from conftest import run_playbook
 from netns_lab import transfer_argv
 
 
-
 def host_state():
     with open("/proc/sys/net/mptcp/enabled") as enabled:
         return enabled.read(), os.listdir("/etc/sysctl.d") if os.path.isdir("/etc/sysctl.d") else []
@@ -54,14 +53,14 @@ def test_mptcp_info_sees_a_live_connection(lab, interpreter, tmp_path):
     lab.exec(lab.client, ["ip", "mptcp", "limits", "set", "add_addr_accepted", "1"])
     ready = tmp_path / "ready"
     receiver = lab.spawn(lab.server, transfer_argv(interpreter, "receive", "--bind", "0.0.0.0",
-                                      "--ready-file", str(ready)))
+                                                   "--ready-file", str(ready)))
     deadline = time.monotonic() + 10
     while not ready.exists():
         assert receiver.poll() is None and time.monotonic() < deadline, "receiver did not start"
         time.sleep(0.05)
     # a small transfer, then the connection stays open while the playbook looks at it
     sender = lab.spawn(lab.client, transfer_argv(interpreter, "send", "--connect", lab.links[0][1].split("/", maxsplit=1)[0],
-                                    "--bytes", "1M", "--linger", "60"))
+                                                 "--bytes", "1M", "--linger", "60"))
     deadline = time.monotonic() + 10
     while "subflows:1" not in lab.exec(lab.client, ["ss", "-HMni"]).stdout:
         assert sender.poll() is None and time.monotonic() < deadline, "no second subflow came up"

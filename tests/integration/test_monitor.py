@@ -71,10 +71,10 @@ def test_mptcp_monitor_sees_a_connection_and_its_subflow(lab, interpreter, tmp_p
             time.sleep(5)
         ready = tmp_path / "ready"
         receiver = lab.spawn(lab.server, transfer_argv(interpreter, "receive", "--bind", "0.0.0.0",
-                                          "--ready-file", str(ready), "--timeout", "120"))
+                                                       "--ready-file", str(ready), "--timeout", "120"))
         wait(ready.exists, playbook, "the receiver", log_path)
         sender = lab.spawn(lab.client, transfer_argv(interpreter, "send", "--connect", lab.links[0][1].split("/")[0],
-                                        "--bytes", "64K", "--linger", "120", "--timeout", "120"))
+                                                     "--bytes", "64K", "--linger", "120", "--timeout", "120"))
         wait(lambda: "ESTAB" in lab.exec(lab.client, ["ss", "-HMn"]).stdout, playbook, "the MPTCP connection", log_path)
         connected.write_text("connected\n")
         wait(removed.exists, playbook, "the playbook to add and remove the subflow endpoint", log_path)
