@@ -241,7 +241,7 @@ def test_hand_edited_sysctl_file_and_unit_are_corrected_with_a_diff(nm):
     assert result.rc == 0, tail(result)
     changed = changed_tasks(result.output)
     assert "server" not in changed, changed
-    assert "Write the oneshot unit that sets the limits at boot" in changed[host], changed
+    assert "Write set_mptcp_limit.service" in changed[host], changed
     assert "Enable MPTCP sockets in the kernel, now and at boot" in changed[host], changed
     for text in ('-    "file": "0",', '+    "file": "1",',
                  "-ExecStart=ip mptcp limits set subflows 1 add_addr_accepted 0",
