@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError, version_tuple
 
 DROPIN_NAME = re.compile(r"^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]*\.conf$")
 RUNNING_STATES = ("active", "activating", "reloading")
@@ -60,10 +60,10 @@ def parse_systemctl_show(text):
 
 
 def parse_systemd_version(text):
-    match = re.match(r"^systemd (\d+)", (text or "").strip())
-    if not match:
+    version = version_tuple(text)
+    if not (text or "").strip().startswith("systemd ") or not version:
         raise MptcpError("cannot tell the systemd version from %r" % ((text or "").splitlines()[:1],))
-    return int(match.group(1))
+    return version[0]
 
 
 def plan(units, state, owned, unit_states, restart=True):

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pieces every module shares: the one error type, entering a network
 namespace, the single place that turns errors into ``fail_json``, and the
-one rule for systemd unit names."""
+one rule for systemd unit names and for version numbers."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -27,6 +27,14 @@ class MptcpError(Exception):
     def __init__(self, msg, **details):
         super(MptcpError, self).__init__(msg)
         self.details = details
+
+
+def version_tuple(text):
+    """The first version number in ``text`` ("nmcli tool, version 1.42.4",
+    "6.18.0-1-amd64", "0.7.2", "systemd 257 (257.13-1)") as a tuple of
+    integers; () when it holds none."""
+    match = re.search(r"[0-9]+(\.[0-9]+)*", text or "")
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
 
 
 def namespace_path(namespace):

@@ -7,7 +7,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import version_tuple
 
 FLAG_BITS = {
     "signal": 0x1,
@@ -44,9 +45,8 @@ def decode_flags(bits, table=None):
 
 
 def kernel_version(release=None):
-    release = release or os.uname()[2]
-    match = re.match(r"(\d+)\.(\d+)", release)
-    return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    version = version_tuple(release or os.uname()[2])[:2]
+    return version if len(version) == 2 else (0, 0)
 
 
 def flag_problems(flags, port=None, kernel=None):

@@ -13,14 +13,13 @@ __metaclass__ = type
 
 import errno
 import ipaddress
-import re
 import socket
 import struct
 import sys
 import traceback
 from contextlib import contextmanager
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, version_tuple
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
     decode_flags,
     encode_flags,
@@ -43,17 +42,6 @@ def _pyroute2_version():
             return get_distribution("pyroute2").version
     except Exception:  # pylint: disable=broad-except  # no metadata: the capability check decides
         return None
-
-
-def _version_tuple(text):
-    """Turn "0.7.2" into (0, 7, 2); stops at the first part that does not start with a digit."""
-    numbers = []
-    for part in text.split("."):
-        digits = re.match(r"[0-9]+", part)
-        if not digits:
-            break
-        numbers.append(int(digits.group(0)))
-    return tuple(numbers)
 
 
 # HAS_PYROUTE2: pyroute2 can be imported at all (else modules report it as a
@@ -81,7 +69,7 @@ else:
         MPTCP = mptcp_msg = MPTCP_PM_CMD_SET_FLAGS = None  # never used: MptcpNetlink refuses first
         PYROUTE2_UNSUPPORTED = "has no MPTCP support"
     else:
-        if PYROUTE2_VERSION and _version_tuple(PYROUTE2_VERSION) < PYROUTE2_MIN_VERSION:
+        if PYROUTE2_VERSION and version_tuple(PYROUTE2_VERSION) < PYROUTE2_MIN_VERSION:
             PYROUTE2_UNSUPPORTED = "is older than the modules are tested with"
     if PYROUTE2_UNSUPPORTED:
         PYROUTE2_UNSUPPORTED = (

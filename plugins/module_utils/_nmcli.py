@@ -11,7 +11,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, version_tuple
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import decode_flags, encode_flags
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoint_candidate
 
@@ -66,10 +66,10 @@ def split_terse(line):
 
 
 def parse_version(text):
-    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
-    if not match:
+    version = version_tuple(text)
+    if len(version) < 2:
         raise MptcpError("cannot tell the NetworkManager version from %r" % (text,))
-    return tuple(int(part or 0) for part in match.groups())
+    return version
 
 
 def encode_nm_flags(names):

@@ -21,17 +21,18 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
-IPPROTO_MPTCP = 262
-SOL_MPTCP = 284
-MPTCP_INFO = 1
-CHUNK = 64 * 1024
-
-
-def size(text):
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    text = text.strip().upper()
-    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+# the collection as make deps links it: what mptcp_verify's transfer program and mptcp_info use
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / ".build" / "collections"))
+from ansible_collections.mptcp.multipath.plugins.module_utils._diag import interface_bytes  # noqa: E402
+from ansible_collections.mptcp.multipath.plugins.module_utils._transfer import (  # noqa: E402
+    CHUNK,
+    IPPROTO_MPTCP,
+    MPTCP_INFO,
+    SOL_MPTCP,
+    size,
+)
 
 
 def open_socket(proto):
@@ -39,13 +40,7 @@ def open_socket(proto):
 
 
 def rx_bytes():
-    counters = {}
-    with open("/proc/net/dev") as netdev:
-        for line in netdev.read().splitlines()[2:]:
-            name, fields = line.split(":", 1)
-            if name.strip() != "lo":
-                counters[name.strip()] = int(fields.split()[0])
-    return counters
+    return dict((name, counts["rx_bytes"]) for name, counts in interface_bytes().items() if name != "lo")
 
 
 def subflow_paths(port):

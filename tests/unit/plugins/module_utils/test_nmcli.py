@@ -22,7 +22,7 @@ def test_split_terse_handles_escaped_colons_and_backslashes():
 @pytest.mark.parametrize("text, version", [
     ("nmcli tool, version 1.42.4", (1, 42, 4)),
     ("nmcli tool, version 1.56.0-1", (1, 56, 0)),
-    ("1.40", (1, 40, 0)),
+    ("1.40", (1, 40)),
 ])
 def test_parse_version(text, version):
     assert parse_version(text) == version
