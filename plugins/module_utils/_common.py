@@ -29,6 +29,16 @@ class MptcpError(Exception):
         self.details = details
 
 
+class ClosesSocket(object):
+    """A context manager that closes its ``sock`` when the block ends."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.sock.close()
+
+
 def version_tuple(text):
     """The first version number in ``text`` ("nmcli tool, version 1.42.4",
     "6.18.0-1-amd64", "0.7.2", "systemd 257 (257.13-1)") as a tuple of

@@ -51,13 +51,17 @@ MPTCP_INFO_FIELDS = (
 MPTCP_INFO_FLAG_FALLBACK = 0x1
 
 
-def counters(path=NETSTAT_PATH):
-    """The MPTcpExt counters as {name: value}, names without the prefix."""
+def _lines(path):
     try:
         with open(path) as handle:
-            lines = handle.read().splitlines()
+            return handle.read().splitlines()
     except (IOError, OSError) as exc:
         raise MptcpError("cannot read %s: %s" % (path, exc))
+
+
+def counters(path=NETSTAT_PATH):
+    """The MPTcpExt counters as {name: value}, names without the prefix."""
+    lines = _lines(path)
     for header, values in zip(lines[::2], lines[1::2]):
         if header.startswith("MPTcpExt:"):
             return dict(zip(header.split()[1:], (int(value) for value in values.split()[1:])))
@@ -67,13 +71,8 @@ def counters(path=NETSTAT_PATH):
 def interface_bytes(path=NETDEV_PATH):
     """{interface: {"rx_bytes": n, "tx_bytes": n}} of this network namespace,
     to tell how much each link carried."""
-    try:
-        with open(path) as handle:
-            lines = handle.read().splitlines()[2:]  # two header lines
-    except (IOError, OSError) as exc:
-        raise MptcpError("cannot read %s: %s" % (path, exc))
     result = {}
-    for line in lines:
+    for line in _lines(path)[2:]:  # two header lines
         name, _sep, numbers = line.partition(":")
         fields = numbers.split()
         if len(fields) >= 9:

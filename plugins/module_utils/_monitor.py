@@ -25,7 +25,7 @@ import socket
 import struct
 import time
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import ClosesSocket, MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._nlmsg import (
     NLM_F_REQUEST,
     NLMSG_ERROR,
@@ -291,7 +291,7 @@ def normalize_params(params):
 
 
 # -- listening -----------------------------------------------------------------
-class EventSocket(object):
+class EventSocket(ClosesSocket):
     """A generic netlink socket that joined the mptcp_pm_events group of the
     current network namespace (enter the namespace before opening it)."""
 
@@ -360,15 +360,6 @@ class EventSocket(object):
                   for kind, payload in split_messages(data)
                   if kind == self.family_id and len(payload) >= _GENL.size]
         return events, False
-
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
 
 def monitor(source, timeout, until=None, events=None, max_events=None, clock=time.monotonic):

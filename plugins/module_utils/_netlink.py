@@ -19,7 +19,7 @@ import sys
 import traceback
 from contextlib import contextmanager
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, version_tuple
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import ClosesSocket, MptcpError, version_tuple
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
     decode_flags,
     encode_flags,
@@ -149,34 +149,25 @@ def _decode_ifindex(value):
     return struct.unpack("=i", bytes(value)[:4])[0]
 
 
-class MptcpNetlink(object):
+class MptcpNetlink(ClosesSocket):
     """Endpoints and limits of the current network namespace."""
 
     def __init__(self):
         if PYROUTE2_UNSUPPORTED:
             raise MptcpError(PYROUTE2_UNSUPPORTED)
         try:
-            self._sock = MPTCP()
+            self.sock = MPTCP()
         except (NetlinkError, OSError) as exc:
             raise MptcpError(
                 "cannot open the kernel's MPTCP path manager (generic netlink family mptcp_pm); "
                 "is MPTCP built into this kernel? (%s)" % exc)
-
-    def close(self):
-        self._sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
 
     def endpoints(self):
         """All endpoints, sorted by id, as plain dicts."""
         names = dict(socket.if_nameindex())
         result = []
         with _kernel_call("list endpoints"):
-            messages = self._sock.endpoint("show")
+            messages = self.sock.endpoint("show")
         for message in messages:
             attrs = dict(message.get_attr("MPTCP_PM_ATTR_ADDR")["attrs"])
             address = attrs.get("MPTCP_PM_ADDR_ATTR_ADDR4") or attrs.get("MPTCP_PM_ADDR_ATTR_ADDR6")
@@ -202,11 +193,11 @@ class MptcpNetlink(object):
         if ifindex:
             attrs["if_idx"] = struct.pack("=i", ifindex)
         with _kernel_call("add endpoint %s" % address):
-            self._sock.endpoint("add", **attrs)
+            self.sock.endpoint("add", **attrs)
 
     def delete_endpoint(self, endpoint_id):
         with _kernel_call("delete endpoint id %s" % endpoint_id):
-            self._sock.endpoint("del", id=endpoint_id)
+            self.sock.endpoint("del", id=endpoint_id)
 
     def set_endpoint_flags(self, endpoint_id, address, flags):
         """Change backup/fullmesh of a live endpoint; the new flags replace the old."""
@@ -219,7 +210,7 @@ class MptcpNetlink(object):
         ]
         msg["attrs"] = [("MPTCP_PM_ATTR_ADDR", {"attrs": attrs}, NLA_F_NESTED)]
         with _kernel_call("change flags of endpoint id %s" % endpoint_id):
-            self._sock.nlm_request(msg, msg_type=self._sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
+            self.sock.nlm_request(msg, msg_type=self.sock.prid, msg_flags=NLM_F_REQUEST | NLM_F_ACK)
 
     def apply(self, actions):
         """Carry out a plan of ``_endpoints`` (plan_present, plan_absent, plan_sync)."""
@@ -235,7 +226,7 @@ class MptcpNetlink(object):
 
     def limits(self):
         with _kernel_call("read limits"):
-            message = self._sock.limits("show")[0]
+            message = self.sock.limits("show")[0]
         return {
             "subflows": message.get_attr("MPTCP_PM_ATTR_SUBFLOWS"),
             "add_addr_accepted": message.get_attr("MPTCP_PM_ATTR_RCV_ADD_ADDRS"),
@@ -247,4 +238,4 @@ class MptcpNetlink(object):
         wanted = dict((key, value) for key, value in limits.items() if value is not None)
         if wanted:
             with _kernel_call("set limits %s" % ", ".join("%s=%s" % item for item in sorted(wanted.items()))):
-                self._sock.limits("set", **wanted)
+                self.sock.limits("set", **wanted)

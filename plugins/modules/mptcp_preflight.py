@@ -407,13 +407,14 @@ class PreflightModule(object):
             # only then: a kernel without MPTCP has no net.mptcp keys to list
             check_sysctls(self.params["sysctls"], available_keys(), names["sysctls"], check_values=enabled)
         nm_running = False if namespace else self.networkmanager_running()
-        nm_version = self.nmcli.version() if nm_running else None
         ip = self.module.get_bin_path("ip")
         # what decides where NetworkManager makes endpoints (advice, managers); read once
         default_routes = (default_route_interfaces(self.module.run_command, ip)
                           if nm_running and ip and enabled else set())
         systemd_running = os.path.isdir("/run/systemd/system")
         backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"], systemd_running)
+        # what needs it: the networkmanager backend, and finding NetworkManager's own endpoints
+        nm_version = self.nmcli.version() if nm_running and (enabled or backend == "networkmanager") else None
         kernel = kernel_version()
         default_flags = check_default_flags(self.params["default_flags"], backend, kernel, names["default_flags"])
         endpoints = [dict(endpoint, flags=default_flags if endpoint.get("flags") is None
