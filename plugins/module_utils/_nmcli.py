@@ -40,7 +40,7 @@ COMMANDS = {
     "running": ["-t", "-f", "RUNNING", "general", "status"],
     "profiles": ["-t", "-f", "NAME,UUID,TYPE,DEVICE,ACTIVE", "connection", "show"],
     "profile_fields": ["-t", "-f", "{fields}", "connection", "show", "uuid", "{uuid}"],
-    "set_mptcp_flags": ["connection", "modify", "uuid", "{uuid}", "connection.mptcp-flags", "{flags}"],
+    "set_mptcp_flags": ["connection", "modify", "uuid", "{uuid}", FLAGS_FIELD, "{flags}"],
     "reapply": ["device", "reapply", "{device}"],
     "up": ["connection", "up", "uuid", "{uuid}"],
 }
