@@ -23,6 +23,7 @@ file boundaries mocked:
         refuse: {scheduler: EINVAL}          # runtime writes the kernel refuses
         sock_diag: {ipv4: [...], ipv6: [...]}  # what the MPTCP sock_diag dump returns
         events: [[...], {overrun: true}]       # batches a fake EventSocket receives
+        open_error: message                    # the EventSocket cannot be opened
         files: {relative/path: content}        # files laid under the case's tmp dir
       output: {...}                   # keys of the result, each compared exactly
                                       # (msg_contains: a part of msg)
@@ -35,11 +36,13 @@ import contextlib
 import errno
 import json
 import os
+import time
 
 import pytest
 import yaml
 
 from ansible.module_utils import basic
+from ansible.module_utils.common import warnings
 
 from ansible_collections.mptcp.multipath.plugins.module_utils import _common, _diag, _sysctl
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
@@ -83,7 +86,15 @@ class RunCommand(object):
     """AnsibleModule.run_command answering from the table, in order."""
 
     def __init__(self, expected):
-        self.expected = list(expected)
+        # a list inside the list stands for its calls (a YAML alias of several calls)
+        self.expected = []
+        pending = list(expected)
+        while pending:
+            call = pending.pop(0)
+            if isinstance(call, list):
+                pending[:0] = call
+            else:
+                self.expected.append(call)
         self.calls = []
 
     def __call__(self, module, args, **kwargs):
@@ -180,18 +191,12 @@ class FakeEventSocket(object):
 
     def receive(self, timeout):
         if not self.batches:
-            import time
             time.sleep(timeout)
             return [], False
         batch = self.batches.pop(0)
         if isinstance(batch, dict):
             return [], bool(batch.get("overrun"))
-        return [dict(_empty_event(), **event) for event in batch], False
-
-
-def _empty_event():
-    from ansible_collections.mptcp.multipath.plugins.module_utils._monitor import EVENT_KEYS
-    return dict((key, None) for key in EVENT_KEYS)
+        return [dict(event) for event in batch], False
 
 
 def warning_text(warning):
@@ -231,7 +236,8 @@ def assert_case(monkeypatch, capsys, tmp_path):
         mocks = case.get("mocks") or {}
 
         run_command = RunCommand(mocks.get("run_command", []))
-        monkeypatch.setattr(basic.AnsibleModule, "run_command", run_command)
+        monkeypatch.setattr(basic.AnsibleModule, "run_command",
+                            lambda self, args, **kwargs: run_command(self, args, **kwargs))
         bin_paths = mocks.get("bin_paths", {})
 
         def get_bin_path(self, arg, required=False, opt_dirs=None):
@@ -292,6 +298,10 @@ def assert_case(monkeypatch, capsys, tmp_path):
                 mocks.get("events", []), mocks.get("open_error")))
         if hasattr(module, "LIBRARY_GLOBS"):
             monkeypatch.setattr(module, "LIBRARY_GLOBS", tuple(tmp + pattern for pattern in module.LIBRARY_GLOBS))
+
+        # warnings are module-global in ansible-core: each case starts without any
+        for name in ("_global_warnings", "_global_deprecations"):
+            monkeypatch.setattr(warnings, name, type(getattr(warnings, name))())
 
         lay_files(tmp, mocks.get("files"))
         args = dict(dict(_ansible_check_mode=bool(case.get("check_mode")), _ansible_diff=True,
