@@ -73,8 +73,16 @@ def test_malformed_unit_names_are_refused_by_name(units):
         check_unit_names(units)
 
 
+GOOD_UNITS = ["iperf3.service", "getty@tty1.service", "echo.socket", "dbus-org.x_y:z.service",
+              "sys-devices-x\\x2dy.service"]
+
+
 def test_good_unit_names_pass():
-    check_unit_names(["iperf3.service", "getty@tty1.service", "echo.socket", "dbus-org.x_y:z.service"])
+    assert check_unit_names(GOOD_UNITS) is None
+    # beside a bad name, only the bad one is refused: the rule accepts every good one
+    with pytest.raises(MptcpError) as error:
+        check_unit_names(GOOD_UNITS + ["foo@.service"])
+    assert str(error.value).endswith("refused: foo@.service")
 
 
 def test_drop_in_paths_markers_versions_and_file_lists():
@@ -95,6 +103,6 @@ def test_bad_drop_in_names_are_refused_by_name(name):
         check_dropin_name(name)
 
 
-def test_good_drop_in_names_pass():
-    for name in ("50-mptcp.conf", "zz_mptcp@v2.conf"):
-        check_dropin_name(name)
+@pytest.mark.parametrize("name", ["50-mptcp.conf", "zz_mptcp@v2.conf", "mptcp.conf", "a+b:c.conf"])
+def test_good_drop_in_names_pass(name):
+    assert check_dropin_name(name) is None  # returns, refusing nothing

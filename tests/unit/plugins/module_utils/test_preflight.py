@@ -53,10 +53,20 @@ def test_check_endpoints_refuses(endpoint, backend, message):
 
 
 def test_check_endpoints_accepts_both_backends():
-    check_endpoints([{"interface": "enp4s0f1", "flags": ["signal", "subflow", "also-without-default-route"]}],
-                    "networkmanager", INTERFACES, KERNEL)
-    check_endpoints([{"address": "198.51.100.2", "interface": "enp4s0f1", "port": 8080, "flags": ["signal"]}],
-                    "runtime", INTERFACES, KERNEL)
+    nm_endpoint = {"interface": "enp4s0f1", "flags": ["signal", "subflow", "also-without-default-route"]}
+    # NetworkManager's own flags are kept; without an address there is nothing to normalize
+    assert check_endpoints([nm_endpoint], "networkmanager", INTERFACES, KERNEL) == [
+        {"interface": "enp4s0f1", "flags": ["signal", "subflow", "also-without-default-route"]}]
+    kernel_endpoints = [
+        {"address": "198.51.100.2", "interface": "enp4s0f1", "port": 8080, "flags": ["signal"]},
+        {"address": "2001:DB8:0::2", "interface": "enp4s0f0", "flags": ["subflow", "backup"]},
+    ]
+    # the same endpoints back, each address in its one spelling; the caller's dicts are left alone
+    assert check_endpoints(kernel_endpoints, "runtime", INTERFACES, KERNEL) == [
+        {"address": "198.51.100.2", "interface": "enp4s0f1", "port": 8080, "flags": ["signal"]},
+        {"address": "2001:db8::2", "interface": "enp4s0f0", "flags": ["subflow", "backup"]},
+    ]
+    assert kernel_endpoints[1]["address"] == "2001:DB8:0::2"
 
 
 def test_advice_warns_about_what_silently_does_nothing():
