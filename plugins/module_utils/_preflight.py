@@ -329,3 +329,62 @@ def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_
                 else "%s is false" % names.get("exclusive", "exclusive"),
                 "; ".join(ip_command({"action": "delete", "endpoint": endpoint}) for endpoint in stay)))
     return result
+
+
+# -- the role's intent: links ----------------------------------------------------
+def read_links(links, host_addresses, interfaces, excluded=(), name="links", excluded_name="excluded_interfaces"):
+    """The links of the intent with this host's real addresses, as the planner
+    (``_plan.plan``) takes them: [{interface, addresses, backup}].
+
+    ``links``: [{interface, address, addresses, backup}] (an address given is
+    checked, none given means every address of the interface that can be an
+    endpoint); ``host_addresses``: ``_links.parse_addresses`` entries;
+    ``interfaces``: the interface names here. Errors name the variable path."""
+    excluded = list(excluded or [])
+    for index, interface in enumerate(excluded):
+        if interface not in interfaces:
+            raise MptcpError("%s[%d]: interface %r does not exist here; interfaces: %s"
+                             % (excluded_name, index, interface, ", ".join(sorted(interfaces))))
+    result, seen = [], set()
+    for index, link in enumerate(links or []):
+        where = "%s[%d]" % (name, index)
+        interface = link.get("interface")
+        if not interface or not str(interface).strip():
+            raise MptcpError("%s.interface is missing: name the link's interface" % where)
+        if interface not in interfaces:
+            raise MptcpError("%s.interface: interface %r does not exist here; interfaces: %s"
+                             % (where, interface, ", ".join(sorted(interfaces))))
+        if interface in seen:
+            raise MptcpError("%s.interface: %s is listed more than once" % (where, interface))
+        seen.add(interface)
+        if interface in excluded:
+            raise MptcpError("%s.interface: %s is also in %s: a link either carries MPTCP or is kept out"
+                             % (where, interface, excluded_name))
+        mine = [entry for entry in host_addresses if entry["interface"] == interface]
+        given = ([link["address"]] if link.get("address") else []) + list(link.get("addresses") or [])
+        chosen = []
+        for position, value in enumerate(given):
+            key = "address" if position == 0 and link.get("address") else "addresses[%d]" % (
+                position - (1 if link.get("address") else 0))
+            try:
+                address = str(ipaddress.ip_address(u"%s" % str(value).strip()))
+            except ValueError:
+                raise MptcpError("%s.%s: %r is not an IP address" % (where, key, value))
+            entry = [candidate for candidate in mine if candidate["address"] == address]
+            if not entry:
+                raise MptcpError("%s.%s: %s is not an address of %s here; it has: %s"
+                                 % (where, key, address, interface,
+                                    ", ".join(candidate["address"] for candidate in mine) or "none"))
+            if not entry[0]["endpoint_candidate"]:
+                raise MptcpError("%s.%s: %s cannot be an MPTCP endpoint (loopback, link-local, unique-local or "
+                                 "temporary)" % (where, key, address))
+            if address not in chosen:
+                chosen.append(address)
+        if not given:
+            chosen = [entry["address"] for entry in mine if entry["endpoint_candidate"]]
+        if not chosen:
+            raise MptcpError("%s.interface: %s has no address that can be an MPTCP endpoint (global IPv4 or IPv6, "
+                             "not link-local or unique-local); it has: %s"
+                             % (where, interface, ", ".join(entry["address"] for entry in mine) or "none"))
+        result.append({"interface": interface, "addresses": chosen, "backup": bool(link.get("backup"))})
+    return result

@@ -216,6 +216,51 @@ options:
       nm_hands_off:
         description: Name of O(nm_hands_off).
         type: str
+      links:
+        description: Name of O(links).
+        type: str
+      link_count:
+        description: Name of O(link_count).
+        type: str
+      excluded_interfaces:
+        description: Name of O(excluded_interfaces).
+        type: str
+  links:
+    description:
+      - The links that carry MPTCP, for a plan made from them (the
+        R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role's C(mptcp_links)). Each
+        interface must exist; each address given must be on it and able to be an endpoint (not loopback,
+        link-local, unique-local or temporary). RV(links) returns them with the host's addresses.
+      - Read only with O(state=enabled).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      interface:
+        description: The link's interface.
+        type: str
+        required: true
+      address:
+        description: One address of the link to use; left out (with O(links[].addresses)), every address of the
+          interface that can be an endpoint.
+        type: str
+      addresses:
+        description: Addresses of the link to use, beside O(links[].address).
+        type: list
+        elements: str
+        default: []
+      backup:
+        description: The link is a backup link.
+        type: bool
+        default: false
+  link_count:
+    description: Use only the first this many of O(links), 1 to their number (for example from an AWX survey).
+    type: int
+  excluded_interfaces:
+    description: Interfaces that must carry no MPTCP (management links); each must exist, and none may be in O(links).
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
@@ -305,6 +350,22 @@ python:
   returned: always
   type: str
   sample: /usr/bin/python3
+links:
+  description:
+    - O(links) with this host's addresses (what the role's plan takes), each with C(interface), C(addresses)
+      (the ones given, else every address of the interface that can be an endpoint, in the kernel's order) and
+      C(backup). Empty without O(links) or with O(state=disabled).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{interface: link1, addresses: [192.0.2.1, "2001:db8:1::1"], backup: false}]
+laminar:
+  description:
+    - Whether endpoints can have the C(laminar) flag here, that is the kernel is 6.18 or newer and the backend can set
+      it (NetworkManager from 1.56 on).
+  returned: always
+  type: bool
+  sample: true
 requirements:
   description:
     - What the other modules need on this host and whether it is there, so that a play can install only
@@ -337,8 +398,9 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     MptcpNetlink,
     interface_indexes,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import kernel_version
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import LAMINAR_MIN_KERNEL, kernel_version
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import LAMINAR_MIN_VERSION as NM_LAMINAR_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
@@ -353,6 +415,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     manager_conflicts,
     nm_adds_endpoints,
     normalize_endpoints,
+    read_links,
     resolve_backend,
     signal_count,
 )
@@ -360,7 +423,8 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import ava
 
 # How messages name each option unless variable_names says otherwise.
 OPTION_NAMES = ("limits", "endpoints", "default_flags", "backend", "namespace", "sysctls", "sysctl_file",
-                "disabled_interfaces", "limits_unit", "endpoints_unit", "exclusive", "nm_hands_off")
+                "disabled_interfaces", "limits_unit", "endpoints_unit", "exclusive", "nm_hands_off", "links",
+                "link_count", "excluded_interfaces")
 
 
 class PreflightModule(object):
@@ -425,6 +489,16 @@ class PreflightModule(object):
             profiles = [profile["name"] for profile in self.nmcli.profiles()]
             check_interfaces(self.params["disabled_interfaces"], interfaces, names["disabled_interfaces"])
         endpoints = check_endpoints(endpoints, backend, interfaces, kernel, names["endpoints"], profiles)
+        links = []
+        if self.params["links"] and enabled:
+            if not ip:
+                raise MptcpError("%s needs the ip command (iproute2) to read the links' addresses" % names["links"])
+            count = self.params["link_count"]
+            if count is not None and not 1 <= count <= len(self.params["links"]):
+                raise MptcpError("%s must be a whole number from 1 to %d (the links in %s), not %s"
+                                 % (names["link_count"], len(self.params["links"]), names["links"], count))
+            links = read_links(self.params["links"][:count], link_addresses(self.module.run_command, ip), interfaces,
+                               self.params["excluded_interfaces"], names["links"], names["excluded_interfaces"])
         limits = dict(self.kernel_limits(), **wanted_limits)
         # Fatal here, not at the first task that needs it: by then the sysctl
         # file, the limits and their unit would already have been changed.
@@ -444,10 +518,14 @@ class PreflightModule(object):
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
         normalized = normalize_endpoints(endpoints, backend)
+        # what the plan may declare on the links: the conflicts are judged on it
+        declared = normalized or [dict(interface=link["interface"]) if backend == "networkmanager"
+                                  else dict(address=address, dev=link["interface"])
+                                  for link in links for address in link["addresses"]]
         nm_devices = []
         if enabled and nm_version and nm_version[:2] >= NM_MIN_VERSION:  # no MPTCP handling before 1.40
             nm_devices = self.nm_devices(default_routes)
-        managers = self.managers(backend, ip, nm_devices, normalized, names)
+        managers = self.managers(backend, ip, nm_devices, declared, names)
         if managers["errors"]:
             # before the first change: each names the manager to switch off and how
             raise MptcpError("; ".join(managers["errors"]))
@@ -467,6 +545,10 @@ class PreflightModule(object):
                              "undeclared_endpoints": managers["undeclared"]},
                 "nm_hands_off": managers["hands_off"],
                 "python": sys.executable,
+                "links": links,
+                # the kernel can, and the backend can set it
+                "laminar": kernel >= LAMINAR_MIN_KERNEL and (
+                    backend != "networkmanager" or tuple(nm_version[:2]) >= NM_LAMINAR_MIN_VERSION),
                 "requirements": {"pyroute2": PYROUTE2_USABLE, "iproute2": bool(ip)}}
 
     def nm_devices(self, default_routes):
@@ -546,6 +628,14 @@ def main():
             variable_names=dict(type="dict", default={},
                                 options=dict((name, dict(type="str")) for name in OPTION_NAMES)),
             namespace=dict(type="str"),
+            links=dict(type="list", elements="dict", default=[], options=dict(
+                interface=dict(type="str", required=True),
+                address=dict(type="str"),
+                addresses=dict(type="list", elements="str", default=[]),
+                backup=dict(type="bool", default=False),
+            )),
+            link_count=dict(type="int"),
+            excluded_interfaces=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True,
     )

@@ -1,0 +1,270 @@
+# -*- coding: utf-8 -*-
+# Copyright: mptcp.multipath contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The multipath plan: from the links of the hosts of a play to each host's
+endpoints, flags and limits. Pure logic: the role's ``mptcp_plan`` filter
+calls it on the controller with what ``mptcp_preflight`` read on each host.
+
+The rules, as the upstream MPTCP developers give them (kernel
+Documentation/networking/mptcp.rst, mptcp.dev, mptcp_net-next issues #331,
+#459, #504, #577, #587) and as measured on this collection's lab
+(docs/plan.md has the figures):
+
+1. One subflow per path, never two on one link. A host uses at most one
+   address per link and family; a second address of a link would open a
+   second subflow over the same wire.
+2. A server (the side that accepts connections) with two or more links of a
+   family announces each of those addresses: ``signal``, never together with
+   ``subflow`` on one endpoint (the kernel uses such an endpoint up for one
+   purpose, and the clients' joins fail or double).
+3. A client whose servers all announce lets the announcements make its
+   subflows (topology ``paired``) where it can set ``laminar`` (kernel 6.18
+   and newer, and a backend that can set it): each of its links is then the
+   source of one subflow to one announced address, whatever the routing
+   table says. ``subflow`` endpoints beside announcements are the usual
+   mistake: each of them also joins the server's first address, so that one
+   link carries two subflows (measured: 84% of the link sum instead of 86%,
+   and slower than plain TCP on a 10 + 3 Mbit/s pair). A client without
+   ``laminar`` therefore takes no announcements (``add_addr_accepted`` 0)
+   and opens its subflows itself, as in rule 4: over links paired one-to-one
+   that is one subflow per link as well (measured), and it keeps endpoints
+   that follow the links.
+4. A client of a server with one address (topology ``single_homed``: a
+   server behind routers, or one interface) opens its subflows itself: one
+   ``subflow`` endpoint with ``dev`` on each of its links, so that each
+   subflow leaves through its own interface even when all of them sit on
+   one subnet.
+5. ``fullmesh`` (asked for, never guessed): every client address to every
+   server address.
+6. A link marked ``backup`` gets the ``backup`` flag on the endpoints of both
+   ends: the peer then sends on it only when no other subflow is left.
+7. Limits are exact: a client's ``subflows`` is the number of additional
+   subflows it opens, its ``add_addr_accepted`` the number of announcements
+   it takes; a server's ``subflows`` is the number of joins it accepts. A
+   connection is of one family, so the largest need of any family counts;
+   the kernel's maximum is 8.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import ipaddress
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_MAX
+
+SIDES = ("server", "client", "both")
+TOPOLOGIES = ("auto", "paired", "single_homed", "fullmesh")
+FAMILIES = ("ipv4", "ipv6")
+# NetworkManager makes endpoints only on links with a default route unless told otherwise.
+NM_EXTRA_FLAGS = ["also-without-default-route"]
+
+
+def _family(address):
+    return "ipv%d" % ipaddress.ip_address(u"%s" % address).version
+
+
+def link_addresses(link):
+    """{family: the link's first address of that family}: one per link and
+    family (rule 1)."""
+    result = {}
+    for address in link.get("addresses") or []:
+        result.setdefault(_family(address), address)
+    return result
+
+
+def _links_of(host, family):
+    return [link for link in host["links"] if family in link_addresses(link)]
+
+
+def _is_server(host):
+    return host["side"] in ("server", "both")
+
+
+def _is_client(host):
+    return host["side"] in ("client", "both")
+
+
+def client_strategy(client, servers, topology):
+    """How ``client`` makes its subflows toward ``servers``: ``fullmesh``,
+    ``announce`` (the servers' announcements, rule 3), ``subflow`` (its own
+    subflow endpoints, rule 4) or ``single`` (one link: nothing to add), with
+    the reason."""
+    links = max(len(_links_of(client, family)) for family in FAMILIES)
+    if topology == "fullmesh":
+        return "fullmesh", "topology fullmesh: every client address to every server address"
+    shared = [(server, family) for server in servers for family in FAMILIES
+              if _links_of(client, family) and _links_of(server, family)]
+    single_homed = sorted(set(server["name"] for server, family in shared
+                              if len(_links_of(server, family)) < 2))
+    if links < 2:
+        return "single", "one link: one path, nothing to add"
+    if topology == "single_homed":
+        reason = "topology single_homed"
+    elif single_homed and topology == "auto":
+        reason = "server %s has one address per family" % ", ".join(single_homed)
+    elif not client.get("laminar"):
+        reason = "no laminar here (kernel 6.18+; with NetworkManager, 1.56+), so announcements would add a second " \
+                 "subflow on a link"
+    else:
+        return "announce", "the servers announce their other addresses; each client link takes one of them (laminar)"
+    return "subflow", reason + ": the client opens one subflow from each of its links and takes no announcements"
+
+
+def _extra_subflows(client, server, family, strategy):
+    """Additional subflows one connection of ``client`` to ``server`` has in ``family``."""
+    mine, theirs = len(_links_of(client, family)), len(_links_of(server, family))
+    if not mine or not theirs:
+        return 0
+    if strategy == "fullmesh":
+        return mine * theirs - 1
+    if strategy == "subflow":
+        return mine - 1
+    if strategy == "announce":
+        return min(mine, theirs) - 1
+    return 0
+
+
+def _server_announces(server, topology):
+    return topology != "single_homed" and any(len(_links_of(server, family)) >= 2 for family in FAMILIES)
+
+
+def _endpoint(address, link, flags, reason):
+    flags = list(flags) + (["backup"] if link.get("backup") else [])
+    return {"address": address, "interface": link["interface"], "flags": flags, "reason": reason}
+
+
+def check_host(host, where="mptcp_links"):
+    """A host's description as the planner takes it: {name, side, links:
+    [{interface, addresses, backup}]}; errors name the variable path."""
+    if host.get("side") not in SIDES:
+        raise MptcpError("host %s: side %r must be one of %s (set mptcp_side, or put the host in mptcp_servers or "
+                         "mptcp_clients)" % (host.get("name"), host.get("side"), ", ".join(SIDES)))
+    seen = set()
+    for index, link in enumerate(host.get("links") or []):
+        if link["interface"] in seen:
+            raise MptcpError("%s[%d].interface: %s is listed more than once" % (where, index, link["interface"]))
+        seen.add(link["interface"])
+        if not link.get("addresses"):
+            raise MptcpError("%s[%d].interface: %s has no address that can be an MPTCP endpoint (global IPv4 or "
+                             "IPv6, not link-local or unique-local)" % (where, index, link["interface"]))
+    if not seen:
+        raise MptcpError("%s is empty: list the links that carry MPTCP, e.g. [{interface: enp1s0}]" % where)
+
+
+def plan(host, peers, topology="auto"):
+    """The plan of ``host`` among ``peers`` (the other hosts, same shape as
+    ``host``, whose ``laminar`` says whether its kernel (6.18+) and backend
+    (NetworkManager 1.56+, or netlink) can set that flag): {endpoints: [{address, interface, flags, reason}], profiles:
+    [{interface, flags, reason}] (NetworkManager's flags per link), limits:
+    {subflows, add_addr_accepted}, reasons: {subflows, add_addr_accepted},
+    strategy, paths: [{server, family, interfaces}], advice: [...]}."""
+    if topology not in TOPOLOGIES:
+        raise MptcpError("mptcp_topology %r must be one of %s" % (topology, ", ".join(TOPOLOGIES)))
+    everyone = [host] + [peer for peer in peers if peer["name"] != host["name"]]
+    servers = [other for other in everyone if _is_server(other)]
+    clients = [other for other in everyone if _is_client(other)]
+    endpoints, advice, paths = {}, [], []
+    need = {"subflows": (0, "no additional subflows"), "add_addr_accepted": (0, "no announcements to take")}
+
+    def raise_need(limit, value, reason):
+        if value > need[limit][0]:
+            need[limit] = (value, reason)
+
+    strategy = None
+    if _is_server(host) and _server_announces(host, topology):
+        for link in host["links"]:
+            for family, address in sorted(link_addresses(link).items()):
+                if len(_links_of(host, family)) >= 2:
+                    endpoints[address] = _endpoint(address, link, ["signal"],
+                                                   "server: announce this %s address to the clients" % family)
+    if _is_server(host):
+        for client in clients:
+            if client["name"] == host["name"]:
+                continue
+            their_servers = [server for server in servers if server["name"] != client["name"]]
+            client_way = client_strategy(client, their_servers, topology)[0]
+            for family in FAMILIES:
+                extra = _extra_subflows(client, host, family, client_way)
+                raise_need("subflows", extra, "server: accept %d join(s) from client %s over %s"
+                           % (extra, client["name"], family))
+    if _is_client(host):
+        my_servers = [server for server in servers if server["name"] != host["name"]]
+        strategy, why = client_strategy(host, my_servers, topology)
+        for server in my_servers:
+            for family in FAMILIES:
+                extra = _extra_subflows(host, server, family, strategy)
+                if not _links_of(host, family) or not _links_of(server, family):
+                    continue
+                raise_need("subflows", extra, "client: %d additional subflow(s) to server %s over %s (%s)"
+                           % (extra, server["name"], family, strategy))
+                if strategy in ("announce", "fullmesh") and _server_announces(server, topology):
+                    # a server does not announce the address the connection already uses
+                    announced = len(_links_of(server, family)) - 1
+                    raise_need("add_addr_accepted", announced,
+                               "client: take the %d other %s address(es) server %s announces"
+                               % (announced, family, server["name"]))
+                mine = [link["interface"] for link in _links_of(host, family)]
+                paths.append({"server": server["name"], "family": family,
+                              "interfaces": mine[:extra + 1] if strategy != "fullmesh" else mine})
+        flags = {"subflow": ["subflow"], "fullmesh": ["subflow", "fullmesh"],
+                 "announce": ["laminar"]}.get(strategy, [])
+        for link in host["links"]:
+            for family, address in sorted(link_addresses(link).items()):
+                if not flags or len(_links_of(host, family)) < 2:
+                    continue
+                if address in endpoints:
+                    # a host that is both: rule 2 keeps signal apart from subflow
+                    if "subflow" in flags:
+                        advice.append("%s is announced (server) and would open subflows (client): it only announces"
+                                      % address)
+                    elif "laminar" in flags:
+                        endpoints[address]["flags"].insert(1, "laminar")
+                    continue
+                endpoints[address] = _endpoint(address, link, flags, "client: %s" % why)
+    limits = dict((key, min(value, LIMIT_MAX)) for key, (value, reason) in need.items())
+    for key, (value, reason) in need.items():
+        if value > LIMIT_MAX:
+            advice.append("%s would need %d, more than the kernel's %d: capped" % (key, value, LIMIT_MAX))
+    ordered = [endpoints[address] for link in host["links"] for address in
+               [a for f, a in sorted(link_addresses(link).items())] if address in endpoints]
+    return {
+        "side": host["side"],
+        "strategy": strategy or ("announce" if endpoints else "single"),
+        "endpoints": ordered,
+        "profiles": _profiles(host, ordered),
+        "limits": limits,
+        "reasons": dict((key, reason) for key, (value, reason) in need.items()),
+        "paths": paths,
+        "advice": advice,
+    }
+
+
+def _profiles(host, endpoints):
+    """NetworkManager's view: one flag set per link. NetworkManager makes an
+    endpoint of every address of a profile, so a link without a planned
+    endpoint gets ``disabled`` (else its default flags would make a
+    ``subflow`` endpoint where the link holds the default route)."""
+    profiles = []
+    for link in host["links"]:
+        mine = [endpoint for endpoint in endpoints if endpoint["interface"] == link["interface"]]
+        if mine:
+            flags = [flag for flag in mine[0]["flags"]] + NM_EXTRA_FLAGS
+            reason = mine[0]["reason"]
+        else:
+            flags, reason = ["disabled"], "no endpoint planned on this link"
+        profiles.append({"interface": link["interface"], "flags": flags, "reason": reason})
+    for interface in host.get("excluded") or []:
+        profiles.append({"interface": interface, "flags": ["disabled"], "reason": "kept out of MPTCP"})
+    return profiles
+
+
+def describe(result):
+    """The plan in the words of ``ip mptcp``, each line with its reason."""
+    lines = ["ip mptcp endpoint add %s dev %s %s  # %s" % (endpoint["address"], endpoint["interface"],
+                                                        " ".join(endpoint["flags"]), endpoint["reason"])
+             for endpoint in result["endpoints"]]
+    lines.append("ip mptcp limits set subflows %d add_addr_accepted %d  # %s; %s" % (
+        result["limits"]["subflows"], result["limits"]["add_addr_accepted"], result["reasons"]["subflows"],
+        result["reasons"]["add_addr_accepted"]))
+    return lines

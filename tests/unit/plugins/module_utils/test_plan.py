@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+"""The planner's table: per topology, each host's endpoints, flags and
+limits, each row with the reason (docs/plan.md has the lab's figures)."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import pytest
+
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._plan import check_host, describe, plan
+
+
+def host(name, side, *links, **extra):
+    """links: (interface, [addresses]) or (interface, [addresses], 'backup'); laminar unless told otherwise."""
+    result = {"name": name, "side": side, "laminar": True,
+              "links": [{"interface": link[0], "addresses": list(link[1]), "backup": "backup" in link[2:]}
+                        for link in links]}
+    result.update(extra)
+    return result
+
+
+def paired(count, families=("ipv4",), backup=(), laminar=True):
+    def addresses(index, end):
+        result = []
+        if "ipv4" in families:
+            result.append("10.0.%d.%d" % (index, end))
+        if "ipv6" in families:
+            result.append("2001:db8:%d::%d" % (index, end))
+        return result
+    links = lambda end: [("link%d" % index, addresses(index, end)) + (("backup",) if index in backup else ())
+                         for index in range(1, count + 1)]
+    return [host("server", "server", *links(1), laminar=laminar),
+            host("client", "client", *links(2), laminar=laminar)]
+
+
+def endpoints(result):
+    return [(endpoint["address"], endpoint["interface"], endpoint["flags"]) for endpoint in result["endpoints"]]
+
+
+def limits(result):
+    return (result["limits"]["subflows"], result["limits"]["add_addr_accepted"])
+
+
+SERVER_TWO = [("10.0.1.1", "link1", ["signal"]), ("10.0.2.1", "link2", ["signal"])]
+# (id, hosts, options, {host: (endpoints, (subflows, add_addr_accepted), strategy)}, why)
+TABLE = [
+    ("2-paired-laminar", paired(2), {}, {
+        "server": (SERVER_TWO, (1, 0), None),
+        "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar"])], (1, 1), "announce"),
+    }, "the server announces link2's address; the client's laminar endpoint on link2 takes it: one subflow each"),
+    ("2-paired-no-laminar", paired(2, laminar=False), {}, {
+        "server": (SERVER_TWO, (1, 0), None),
+        "client": ([("10.0.1.2", "link1", ["subflow"]), ("10.0.2.2", "link2", ["subflow"])], (1, 0), "subflow"),
+    }, "no laminar (kernel < 6.18, NetworkManager < 1.56): taking the announcement beside a subflow endpoint "
+       "would put two subflows on link2, so the client opens one per link itself and takes none"),
+    ("3-paired", paired(3), {}, {
+        "server": (SERVER_TWO + [("10.0.3.1", "link3", ["signal"])], (2, 0), None),
+        "client": ([("10.0.%d.2" % i, "link%d" % i, ["laminar"]) for i in (1, 2, 3)], (2, 2), "announce"),
+    }, "two announcements (the address in use is not announced), two additional subflows"),
+    ("10+3 (rates do not change the plan)", paired(2), {}, {
+        "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar"])], (1, 1), "announce"),
+    }, "same as 2 paired links: one subflow per link lets the scheduler use both"),
+    ("dual-stack-2", paired(2, ("ipv4", "ipv6")), {}, {
+        "server": ([("10.0.1.1", "link1", ["signal"]), ("2001:db8:1::1", "link1", ["signal"]),
+                    ("10.0.2.1", "link2", ["signal"]), ("2001:db8:2::1", "link2", ["signal"])], (1, 0), None),
+        "client": ([("10.0.1.2", "link1", ["laminar"]), ("2001:db8:1::2", "link1", ["laminar"]),
+                    ("10.0.2.2", "link2", ["laminar"]), ("2001:db8:2::2", "link2", ["laminar"])], (1, 1),
+                   "announce"),
+    }, "one address per link and family; a connection is of one family, so the limits are one family's need"),
+    ("backup-link", paired(2, backup=(2,)), {}, {
+        "server": ([("10.0.1.1", "link1", ["signal"]), ("10.0.2.1", "link2", ["signal", "backup"])], (1, 0), None),
+        "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar", "backup"])], (1, 1),
+                   "announce"),
+    }, "backup on both ends of link2: neither side sends there while link1 works"),
+    ("single-homed-server", [host("server", "server", ("eth0", ["203.0.113.1"])),
+                             host("client", "client", ("wan1", ["192.0.2.2"]), ("wan2", ["198.51.100.2"]))],
+     {}, {
+         "server": ([], (1, 0), None),
+         "client": ([("192.0.2.2", "wan1", ["subflow"]), ("198.51.100.2", "wan2", ["subflow"])], (1, 0), "subflow"),
+     }, "nothing to announce: the client opens a subflow from each uplink; the server accepts one join"),
+    ("client-two-links-one-subnet (seed 34.5)", [host("server", "server", ("enp1s0", ["192.0.2.1"])),
+                                                 host("client", "client", ("enp4s0f0", ["192.0.2.2"]),
+                                                      ("wlp1s0", ["192.0.2.3"]))],
+     {}, {
+         "client": ([("192.0.2.2", "enp4s0f0", ["subflow"]), ("192.0.2.3", "wlp1s0", ["subflow"])], (1, 0),
+                    "subflow"),
+     }, "subflow endpoints with dev: each subflow leaves through its own interface although routing would pick one"),
+    ("management-interface-kept-out", [host("server", "server", ("link1", ["10.0.1.1"]), ("link2", ["10.0.2.1"])),
+                                       host("client", "client", ("link1", ["10.0.1.2"]), ("link2", ["10.0.2.2"]),
+                                            excluded=["mgmt0"])],
+     {}, {
+         "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar"])], (1, 1), "announce"),
+     }, "mgmt0 is not a link: no endpoint there, and NetworkManager gets `disabled` for it"),
+    ("2-servers-4-clients", [host("server%d" % s, "server", ("link1", ["10.%d.1.1" % s]), ("link2", ["10.%d.2.1" % s]))
+                             for s in (1, 2)] +
+     [host("client%d" % c, "client", ("link1", ["10.9.1.%d" % c]), ("link2", ["10.9.2.%d" % c])) for c in (1, 2, 3, 4)],
+     {}, {
+         "server1": ([("10.1.1.1", "link1", ["signal"]), ("10.1.2.1", "link2", ["signal"])], (1, 0), None),
+         "client3": ([("10.9.1.3", "link1", ["laminar"]), ("10.9.2.3", "link2", ["laminar"])], (1, 1), "announce"),
+     }, "limits are per connection: four clients need no more than one"),
+    ("fullmesh", paired(2), {"topology": "fullmesh"}, {
+        "server": (SERVER_TWO, (3, 0), None),
+        "client": ([("10.0.1.2", "link1", ["subflow", "fullmesh"]), ("10.0.2.2", "link2", ["subflow", "fullmesh"])],
+                   (3, 1), "fullmesh"),
+    }, "asked for: every client address to every server address, 4 subflows"),
+    ("single-link-both-sides", [host("server", "server", ("eth0", ["192.0.2.1"])),
+                                host("client", "client", ("eth0", ["192.0.2.2"]))], {}, {
+        "server": ([], (0, 0), None),
+        "client": ([], (0, 0), "single"),
+    }, "one path: MPTCP on, nothing to add"),
+    ("mixed-servers", [host("big", "server", ("link1", ["10.0.1.1"]), ("link2", ["10.0.2.1"])),
+                       host("small", "server", ("link1", ["10.0.1.3"])),
+                       host("client", "client", ("link1", ["10.0.1.2"]), ("link2", ["10.0.2.2"]))],
+     {}, {
+         "client": ([("10.0.1.2", "link1", ["subflow"]), ("10.0.2.2", "link2", ["subflow"])], (1, 0), "subflow"),
+     }, "one server has one address: the client opens its subflows itself and takes no announcements"),
+]
+
+
+@pytest.mark.parametrize("hosts, options, expected, why", [row[1:] for row in TABLE], ids=[row[0] for row in TABLE])
+def test_plan_table(hosts, options, expected, why):
+    assert why
+    for name, (want_endpoints, want_limits, want_strategy) in expected.items():
+        (me,) = [item for item in hosts if item["name"] == name]
+        result = plan(me, hosts, **options)
+        assert endpoints(result) == want_endpoints, name
+        assert limits(result) == want_limits, name
+        if want_strategy:
+            assert result["strategy"] == want_strategy, name
+        for endpoint in result["endpoints"]:
+            assert endpoint["reason"]
+        assert result["reasons"]["subflows"] and result["reasons"]["add_addr_accepted"]
+
+
+def test_without_laminar_the_server_accepts_the_clients_own_subflows():
+    server, client = paired(3, laminar=False)
+    assert limits(plan(server, [client])) == (2, 0)
+    assert plan(client, [server])["strategy"] == "subflow"
+
+
+def test_backup_link_without_laminar():
+    server, client = paired(2, backup=(2,), laminar=False)
+    assert ("10.0.2.2", "link2", ["subflow", "backup"]) in endpoints(plan(client, [server]))
+    assert ("10.0.2.1", "link2", ["signal", "backup"]) in endpoints(plan(server, [client]))
+
+
+def test_nm_profiles_disable_links_without_endpoints():
+    server, client = paired(2, laminar=False)
+    client["excluded"] = ["mgmt0"]
+    result = plan(client, [server])
+    assert [(p["interface"], p["flags"]) for p in result["profiles"]] == [
+        ("link1", ["subflow", "also-without-default-route"]), ("link2", ["subflow", "also-without-default-route"]),
+        ("mgmt0", ["disabled"])]
+    lone = host("lone", "server", ("eth0", ["192.0.2.1"]))
+    assert [(p["interface"], p["flags"]) for p in plan(lone, [client])["profiles"]] == [("eth0", ["disabled"])]
+    served = plan(server, [client])
+    assert [(p["interface"], p["flags"]) for p in served["profiles"]] == [
+        ("link1", ["signal", "also-without-default-route"]), ("link2", ["signal", "also-without-default-route"])]
+
+
+def test_limits_capped_at_eight():
+    server = host("server", "server", *[("l%d" % i, ["10.0.%d.1" % i]) for i in range(1, 6)])
+    client = host("client", "client", *[("l%d" % i, ["10.0.%d.2" % i]) for i in range(1, 6)])
+    result = plan(client, [server], topology="fullmesh")
+    assert limits(result) == (8, 4)
+    assert any("capped" in line for line in result["advice"])
+
+
+def test_both_sides_never_signal_and_subflow():
+    hub = host("hub", "both", ("link1", ["10.0.1.1"]), ("link2", ["10.0.2.1"]))
+    small = host("small", "server", ("link1", ["10.0.1.3"]))
+    result = plan(hub, [small])
+    for endpoint in result["endpoints"]:
+        assert not set(["signal", "subflow"]) <= set(endpoint["flags"])
+
+
+def test_describe_in_ip_words():
+    server, client = paired(2)
+    lines = describe(plan(server, [client]))
+    assert lines[0].startswith("ip mptcp endpoint add 10.0.1.1 dev link1 signal  # server:")
+    assert lines[-1].startswith("ip mptcp limits set subflows 1 add_addr_accepted 0  # ")
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"name": "h", "side": "router", "links": [{"interface": "a", "addresses": ["10.0.0.1"]}]}, "side 'router'"),
+    ({"name": "h", "side": "client", "links": []}, "mptcp_links is empty"),
+    ({"name": "h", "side": "client", "links": [{"interface": "a", "addresses": []}]},
+     "mptcp_links[0].interface: a has no address"),
+    ({"name": "h", "side": "client", "links": [{"interface": "a", "addresses": ["10.0.0.1"]},
+                                               {"interface": "a", "addresses": ["10.0.0.2"]}]},
+     "mptcp_links[1].interface: a is listed more than once"),
+])
+def test_check_host_refuses(bad, message):
+    with pytest.raises(MptcpError) as error:
+        check_host(bad)
+    assert message in str(error.value)
+
+
+def test_unknown_topology_refused():
+    server, client = paired(2)
+    with pytest.raises(MptcpError, match="mptcp_topology 'ring'"):
+        plan(client, [server], topology="ring")
