@@ -34,6 +34,11 @@ Documentation/networking/mptcp.rst, mptcp.dev, mptcp_net-next issues #331,
    ``subflow`` endpoint with ``dev`` on each of its links, so that each
    subflow leaves through its own interface even when all of them sit on
    one subnet.
+   A dual-stack client does the same: on an IPv6 connection the server's
+   IPv4 announcements take its laminar endpoints and limits (measured), so
+   that a link carries an IPv4 subflow beside the IPv6 one and another
+   link none; its own ``subflow`` endpoints only join in the connection's
+   family.
 5. ``fullmesh`` (asked for, never guessed): every client address to every
    server address.
 6. A link marked ``backup`` gets the ``backup`` flag on the endpoints of both
@@ -103,6 +108,10 @@ def client_strategy(client, servers, topology):
         reason = "topology single_homed"
     elif single_homed and topology == "auto":
         reason = "server %s has one address per family" % ", ".join(single_homed)
+    elif len([family for family in FAMILIES if _links_of(client, family)]) > 1:
+        # measured: on an IPv6 connection the IPv4 announcements take the laminar endpoints and the limits,
+        # so a link gets an IPv4 subflow beside the IPv6 one and another link none
+        reason = "dual-stack links (announcements of the other family would take laminar endpoints)"
     elif not client.get("laminar"):
         reason = "no laminar here (kernel 6.18+; with NetworkManager, 1.56+), so announcements would add a second " \
                  "subflow on a link"
@@ -249,7 +258,7 @@ def _profiles(host, endpoints):
     for link in host["links"]:
         mine = [endpoint for endpoint in endpoints if endpoint["interface"] == link["interface"]]
         if mine:
-            flags = [flag for flag in mine[0]["flags"]] + NM_EXTRA_FLAGS
+            flags = list(mine[0]["flags"]) + NM_EXTRA_FLAGS
             reason = mine[0]["reason"]
         else:
             flags, reason = ["disabled"], "no endpoint planned on this link"
@@ -261,9 +270,9 @@ def _profiles(host, endpoints):
 
 def describe(result):
     """The plan in the words of ``ip mptcp``, each line with its reason."""
-    lines = ["ip mptcp endpoint add %s dev %s %s  # %s" % (endpoint["address"], endpoint["interface"],
-                                                        " ".join(endpoint["flags"]), endpoint["reason"])
-             for endpoint in result["endpoints"]]
+    lines = ["ip mptcp endpoint add %s dev %s %s  # %s" % (
+        endpoint["address"], endpoint["interface"], " ".join(endpoint["flags"]), endpoint["reason"])
+        for endpoint in result["endpoints"]]
     lines.append("ip mptcp limits set subflows %d add_addr_accepted %d  # %s; %s" % (
         result["limits"]["subflows"], result["limits"]["add_addr_accepted"], result["reasons"]["subflows"],
         result["reasons"]["add_addr_accepted"]))

@@ -28,8 +28,10 @@ def paired(count, families=("ipv4",), backup=(), laminar=True):
         if "ipv6" in families:
             result.append("2001:db8:%d::%d" % (index, end))
         return result
-    links = lambda end: [("link%d" % index, addresses(index, end)) + (("backup",) if index in backup else ())
-                         for index in range(1, count + 1)]
+
+    def links(end):
+        return [("link%d" % index, addresses(index, end)) + (("backup",) if index in backup else ())
+                for index in range(1, count + 1)]
     return [host("server", "server", *links(1), laminar=laminar),
             host("client", "client", *links(2), laminar=laminar)]
 
@@ -64,10 +66,11 @@ TABLE = [
     ("dual-stack-2", paired(2, ("ipv4", "ipv6")), {}, {
         "server": ([("10.0.1.1", "link1", ["signal"]), ("2001:db8:1::1", "link1", ["signal"]),
                     ("10.0.2.1", "link2", ["signal"]), ("2001:db8:2::1", "link2", ["signal"])], (1, 0), None),
-        "client": ([("10.0.1.2", "link1", ["laminar"]), ("2001:db8:1::2", "link1", ["laminar"]),
-                    ("10.0.2.2", "link2", ["laminar"]), ("2001:db8:2::2", "link2", ["laminar"])], (1, 1),
-                   "announce"),
-    }, "one address per link and family; a connection is of one family, so the limits are one family's need"),
+        "client": ([("10.0.1.2", "link1", ["subflow"]), ("2001:db8:1::2", "link1", ["subflow"]),
+                    ("10.0.2.2", "link2", ["subflow"]), ("2001:db8:2::2", "link2", ["subflow"])], (1, 0),
+                   "subflow"),
+    }, "one address per link and family; laminar is not used (an IPv6 connection takes the IPv4 announcements "
+       "with it, measured); subflow endpoints join in the connection's family only, one additional subflow"),
     ("backup-link", paired(2, backup=(2,)), {}, {
         "server": ([("10.0.1.1", "link1", ["signal"]), ("10.0.2.1", "link2", ["signal", "backup"])], (1, 0), None),
         "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar", "backup"])], (1, 1),
@@ -78,27 +81,27 @@ TABLE = [
      {}, {
          "server": ([], (1, 0), None),
          "client": ([("192.0.2.2", "wan1", ["subflow"]), ("198.51.100.2", "wan2", ["subflow"])], (1, 0), "subflow"),
-     }, "nothing to announce: the client opens a subflow from each uplink; the server accepts one join"),
+    }, "nothing to announce: the client opens a subflow from each uplink; the server accepts one join"),
     ("client-two-links-one-subnet (seed 34.5)", [host("server", "server", ("enp1s0", ["192.0.2.1"])),
                                                  host("client", "client", ("enp4s0f0", ["192.0.2.2"]),
                                                       ("wlp1s0", ["192.0.2.3"]))],
      {}, {
          "client": ([("192.0.2.2", "enp4s0f0", ["subflow"]), ("192.0.2.3", "wlp1s0", ["subflow"])], (1, 0),
                     "subflow"),
-     }, "subflow endpoints with dev: each subflow leaves through its own interface although routing would pick one"),
+    }, "subflow endpoints with dev: each subflow leaves through its own interface although routing would pick one"),
     ("management-interface-kept-out", [host("server", "server", ("link1", ["10.0.1.1"]), ("link2", ["10.0.2.1"])),
                                        host("client", "client", ("link1", ["10.0.1.2"]), ("link2", ["10.0.2.2"]),
                                             excluded=["mgmt0"])],
      {}, {
          "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar"])], (1, 1), "announce"),
-     }, "mgmt0 is not a link: no endpoint there, and NetworkManager gets `disabled` for it"),
+    }, "mgmt0 is not a link: no endpoint there, and NetworkManager gets `disabled` for it"),
     ("2-servers-4-clients", [host("server%d" % s, "server", ("link1", ["10.%d.1.1" % s]), ("link2", ["10.%d.2.1" % s]))
                              for s in (1, 2)] +
      [host("client%d" % c, "client", ("link1", ["10.9.1.%d" % c]), ("link2", ["10.9.2.%d" % c])) for c in (1, 2, 3, 4)],
      {}, {
          "server1": ([("10.1.1.1", "link1", ["signal"]), ("10.1.2.1", "link2", ["signal"])], (1, 0), None),
          "client3": ([("10.9.1.3", "link1", ["laminar"]), ("10.9.2.3", "link2", ["laminar"])], (1, 1), "announce"),
-     }, "limits are per connection: four clients need no more than one"),
+    }, "limits are per connection: four clients need no more than one"),
     ("fullmesh", paired(2), {"topology": "fullmesh"}, {
         "server": (SERVER_TWO, (3, 0), None),
         "client": ([("10.0.1.2", "link1", ["subflow", "fullmesh"]), ("10.0.2.2", "link2", ["subflow", "fullmesh"])],
@@ -114,7 +117,7 @@ TABLE = [
                        host("client", "client", ("link1", ["10.0.1.2"]), ("link2", ["10.0.2.2"]))],
      {}, {
          "client": ([("10.0.1.2", "link1", ["subflow"]), ("10.0.2.2", "link2", ["subflow"])], (1, 0), "subflow"),
-     }, "one server has one address: the client opens its subflows itself and takes no announcements"),
+    }, "one server has one address: the client opens its subflows itself and takes no announcements"),
 ]
 
 
