@@ -57,7 +57,7 @@ def test_check_mode_tells_what_a_real_run_would_do(fresh_lab):
     assert '+    "file": "1",' in result.output, result.output
     # the plan: one additional subflow (two paired links, no laminar with NetworkManager 1.42), in ip words
     assert "+ExecStart=ip mptcp limits set add_addr_accepted 0 subflows 1" in result.output, result.output
-    assert "ip mptcp endpoint add 198.51.100.1 dev link2 signal  # server:" in result.output, result.output
+    assert "ip mptcp endpoint add 198.51.100.1 dev link2 signal" in result.output, result.output
     assert '"signal"' in result.output and '"also-without-default-route"' in result.output, result.output
     recap = result.recap
     assert recap["client"]["changed"] > 0 and recap["server"]["changed"] > 0, result.output
