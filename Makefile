@@ -69,6 +69,7 @@ lab-image: deps
 
 lint: deps
 	$(BIN)/ansible-lint --offline --profile production
+	$(BIN)/python tests/lint/check_assertions.py tests
 
 # ansible-test wants the collection at ansible_collections/NS/NAME and
 # resolves symlinks, so sanity runs on a copy of the files git would commit.
@@ -85,7 +86,7 @@ sanity: deps
 	cd $(SANITY_TREE) && $(BIN)/ansible-test sanity --python 3.11 --color no
 
 units: deps
-	$(BIN)/pytest -q tests/unit tests/lab/tests
+	$(BIN)/pytest -q --cov=plugins --cov-report=term tests/unit tests/lab/tests
 
 integration: deps
 	$(BIN)/pytest -q tests/integration

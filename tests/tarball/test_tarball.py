@@ -6,7 +6,7 @@ molecule `default` scenario runs against that installed copy: with molecule
 itself on the newest ansible-core (converge with playbooks/permanent.yml,
 verify), and with the oldest ansible-core, which molecule no longer
 supports, by running the scenario's own playbooks in molecule's order
-(`run_scenario`: create, converge, idempotence, verify, cleanup with
+(`check_scenario`: create, converge, idempotence, verify, cleanup with
 playbooks/disable.yml, destroy). The scenario files come from the checkout;
 everything under `mptcp.multipath` (modules, roles, playbooks) comes from
 the install directory, which is the only place Ansible can find the
@@ -156,10 +156,11 @@ def recap(stdout):
             for match in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", stdout, re.M)}
 
 
-def run_scenario(project, version, lab):
+def check_scenario(project, version, lab):
     """Molecule's sequence for the default scenario with one ansible-core's
     ansible-playbook: create, converge, idempotence, verify, cleanup,
-    destroy (destroy always). Same environment, config and inventory
+    destroy (destroy always); asserts that each step succeeds and that the
+    second converge changes nothing. Same environment, config and inventory
     directory as molecule gives the playbooks."""
     scenario_dir = os.path.join(project, "extensions", "molecule", SCENARIO)
     with open(os.path.join(scenario_dir, "molecule.yml")) as handle:
@@ -198,7 +199,7 @@ def run_scenario(project, version, lab):
 
 
 def test_default_scenario_from_the_installed_copy_oldest_core(tarball):
-    run_scenario(project_dir("project-" + OLDEST), OLDEST, LAB_PREFIX + "tarball-" + OLDEST.replace(".", ""))
+    check_scenario(project_dir("project-" + OLDEST), OLDEST, LAB_PREFIX + "tarball-" + OLDEST.replace(".", ""))
 
 
 def test_default_scenario_from_the_installed_copy_with_molecule(tarball):
