@@ -236,8 +236,10 @@ def assert_case(monkeypatch, capsys, tmp_path):
         mocks = case.get("mocks") or {}
 
         run_command = RunCommand(mocks.get("run_command", []))
-        monkeypatch.setattr(basic.AnsibleModule, "run_command",
-                            lambda self, args, **kwargs: run_command(self, args, **kwargs))
+
+        def fake_run_command(self, args, **kwargs):
+            return run_command(self, args, **kwargs)
+        monkeypatch.setattr(basic.AnsibleModule, "run_command", fake_run_command)
         bin_paths = mocks.get("bin_paths", {})
 
         def get_bin_path(self, arg, required=False, opt_dirs=None):
@@ -291,8 +293,8 @@ def assert_case(monkeypatch, capsys, tmp_path):
             monkeypatch.setattr(module, "interface_indexes", lambda: dict(interfaces))
         if hasattr(module, "usable_addresses"):
             usable = (mocks.get("netlink") or {}).get("usable", {})
-            monkeypatch.setattr(module, "usable_addresses", lambda: dict((address, set(names))
-                                                                        for address, names in usable.items()))
+            monkeypatch.setattr(module, "usable_addresses",
+                                lambda: dict((address, set(names)) for address, names in usable.items()))
         if hasattr(module, "EventSocket"):
             monkeypatch.setattr(module, "EventSocket", lambda: FakeEventSocket(
                 mocks.get("events", []), mocks.get("open_error")))
