@@ -49,6 +49,11 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._common import Mpt
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import MptcpNetlink
 
 try:
+    from ansible.module_utils import _internal as module_utils_internal  # ansible-core 2.19+
+except ImportError:
+    module_utils_internal = None
+
+try:
     from ansible.module_utils.testing import patch_module_args  # ansible-core 2.19+
 except ImportError:  # older ansible-core (make core-units): the same through basic._ANSIBLE_ARGS
     @contextlib.contextmanager
@@ -304,6 +309,10 @@ def assert_case(monkeypatch, capsys, tmp_path):
         # warnings are module-global in ansible-core: each case starts without any
         for name in ("_global_warnings", "_global_deprecations"):
             monkeypatch.setattr(warnings, name, type(getattr(warnings, name))())
+        # ansible-core 2.19+ sends a module's warnings to the controller's display once a
+        # test has imported controller code (a filter plugin): the module runs on a host here
+        if hasattr(module_utils_internal, "is_controller"):
+            monkeypatch.setattr(module_utils_internal, "is_controller", False)
 
         lay_files(tmp, mocks.get("files"))
         args = dict(dict(_ansible_check_mode=bool(case.get("check_mode")), _ansible_diff=True,
