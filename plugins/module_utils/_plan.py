@@ -202,9 +202,9 @@ def plan(host, peers, topology="auto"):
         strategy, why = client_strategy(host, my_servers, topology)
         for server in my_servers:
             for family in FAMILIES:
-                extra = _extra_subflows(host, server, family, strategy)
                 if not _links_of(host, family) or not _links_of(server, family):
                     continue
+                extra = _extra_subflows(host, server, family, strategy)
                 raise_need("subflows", extra, "client: %d additional subflow(s) to server %s over %s (%s)"
                            % (extra, server["name"], family, strategy))
                 if strategy in ("announce", "fullmesh") and _server_announces(server, topology):

@@ -341,10 +341,7 @@ def read_links(links, host_addresses, interfaces, excluded=(), name="links", exc
     endpoint); ``host_addresses``: ``_links.parse_addresses`` entries;
     ``interfaces``: the interface names here. Errors name the variable path."""
     excluded = list(excluded or [])
-    for index, interface in enumerate(excluded):
-        if interface not in interfaces:
-            raise MptcpError("%s[%d]: interface %r does not exist here; interfaces: %s"
-                             % (excluded_name, index, interface, ", ".join(sorted(interfaces))))
+    check_interfaces(excluded, interfaces, excluded_name)
     result, seen = [], set()
     for index, link in enumerate(links or []):
         where = "%s[%d]" % (name, index)

@@ -11,6 +11,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     manager_conflicts,
     nm_adds_endpoints,
     normalize_endpoints,
+    read_links,
     resolve_backend,
     signal_count,
 )
@@ -413,3 +414,36 @@ def test_signal_count_applies_each_peers_default_flags_once():
 def test_signal_count_never_fails_on_a_peers_mistakes():
     assert signal_count(["not a dict", {"flags": None}], "signal") == 1
     assert signal_count(None, ["signal"]) == 0
+
+
+# -- read_links: the role's mptcp_links with the host's real addresses ----------
+HOST_ADDRESSES = [
+    {"interface": "link1", "address": "192.0.2.2", "endpoint_candidate": True},
+    {"interface": "link1", "address": "fe80::1", "endpoint_candidate": False},
+    {"interface": "link2", "address": "198.51.100.2", "endpoint_candidate": True},
+    {"interface": "link2", "address": "2001:db8:2::2", "endpoint_candidate": True},
+]
+HOST_INTERFACES = {"lo": 1, "link1": 2, "link2": 3, "mgmt0": 4, "bare": 5}
+
+
+def test_read_links_takes_every_candidate_address_or_the_ones_given():
+    links = read_links([{"interface": "link1"}, {"interface": "link2", "address": "2001:db8:2::2", "backup": True}],
+                       HOST_ADDRESSES, HOST_INTERFACES, ["mgmt0"], "mptcp_links")
+    assert links == [{"interface": "link1", "addresses": ["192.0.2.2"], "backup": False},
+                     {"interface": "link2", "addresses": ["2001:db8:2::2"], "backup": True}]
+
+
+@pytest.mark.parametrize("links, excluded, message", [
+    ([{"interface": "eth9"}], [], "mptcp_links[0].interface: interface 'eth9' does not exist here"),
+    ([{"interface": "link1"}, {"interface": "link1"}], [], "mptcp_links[1].interface: link1 is listed more than once"),
+    ([{"interface": "mgmt0"}], ["mgmt0"], "mptcp_links[0].interface: mgmt0 is also in mptcp_excluded_interfaces"),
+    ([{"interface": "link1"}], ["eth9"], "mptcp_excluded_interfaces[0]: interface 'eth9' does not exist here"),
+    ([{"interface": "link2", "addresses": ["198.51.100.300"]}], [], "mptcp_links[0].addresses[0]: '198.51.100.300'"),
+    ([{"interface": "link1", "address": "198.51.100.2"}], [], "mptcp_links[0].address: 198.51.100.2 is not an address of link1"),
+    ([{"interface": "link1", "address": "fe80::1"}], [], "mptcp_links[0].address: fe80::1 cannot be an MPTCP endpoint"),
+    ([{"interface": "bare"}], [], "mptcp_links[0].interface: bare has no address that can be an MPTCP endpoint"),
+])
+def test_read_links_refuses_naming_the_path(links, excluded, message):
+    with pytest.raises(MptcpError) as error:
+        read_links(links, HOST_ADDRESSES, HOST_INTERFACES, excluded, "mptcp_links", "mptcp_excluded_interfaces")
+    assert message in str(error.value)
