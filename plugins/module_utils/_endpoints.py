@@ -161,11 +161,12 @@ def _describe(spec):
     return dict((key, spec[key]) for key in ("id", "address", "port", "flags", "dev", "ifindex"))
 
 
-def plan_present(current, specs, exclusive=False):
+def plan_present(current, specs, exclusive=False, keep_implicit=True):
     """Actions (dicts with ``action`` delete / set_flags / add and the
     ``endpoint``) that make every spec present; with ``exclusive`` every other
-    endpoint the user made goes too. Deletes come first, then changes, then
-    adds, so ids and addresses are free when they are reused."""
+    endpoint the user made goes too, and the kernel's own (``implicit``)
+    unless ``keep_implicit``. Deletes come first, then changes, then adds, so
+    ids and addresses are free when they are reused."""
     check_unique(specs)
     by_address = dict((endpoint["address"], endpoint) for endpoint in current)
     wanted_addresses = set(spec["address"] for spec in specs)
@@ -173,7 +174,7 @@ def plan_present(current, specs, exclusive=False):
 
     if exclusive:
         for endpoint in current:
-            if endpoint["address"] not in wanted_addresses and "implicit" not in endpoint["flags"]:
+            if endpoint["address"] not in wanted_addresses and not (keep_implicit and "implicit" in endpoint["flags"]):
                 deletes.append({"action": "delete", "endpoint": endpoint})
 
     for spec in specs:

@@ -34,11 +34,13 @@ Documentation/networking/mptcp.rst, mptcp.dev, mptcp_net-next issues #331,
    ``subflow`` endpoint with ``dev`` on each of its links, so that each
    subflow leaves through its own interface even when all of them sit on
    one subnet.
-   A dual-stack client does the same: on an IPv6 connection the server's
-   IPv4 announcements take its laminar endpoints and limits (measured), so
-   that a link carries an IPv4 subflow beside the IPv6 one and another
-   link none; its own ``subflow`` endpoints only join in the connection's
-   family.
+   A dual-stack client has no endpoints and takes every announcement, of
+   either family (measured: an IPv6 connection takes the IPv4 announcements
+   too, v4-mapped, so ``laminar`` endpoints go to the wrong family; and an
+   IPv6 ``subflow`` endpoint cannot reach the server's first address over
+   another link that has no route to it). An IPv6 connection then has an
+   IPv6 and an IPv4 subflow on each link (the kernel's doing, not one per
+   path), an IPv4 connection one subflow per link.
 5. ``fullmesh`` (asked for, never guessed): every client address to every
    server address.
 6. A link marked ``backup`` gets the ``backup`` flag on the endpoints of both
@@ -109,9 +111,11 @@ def client_strategy(client, servers, topology):
     elif single_homed and topology == "auto":
         reason = "server %s has one address per family" % ", ".join(single_homed)
     elif len([family for family in FAMILIES if _links_of(client, family)]) > 1:
-        # measured: on an IPv6 connection the IPv4 announcements take the laminar endpoints and the limits,
-        # so a link gets an IPv4 subflow beside the IPv6 one and another link none
-        reason = "dual-stack links (announcements of the other family would take laminar endpoints)"
+        # measured: an IPv6 connection takes IPv4 announcements too (v4-mapped), so laminar endpoints go to
+        # the wrong family; and an IPv6 subflow endpoint cannot reach the server's first address over
+        # another link without a route there (the join fails), where IPv4 can
+        return "routing", ("dual-stack links: the client takes every announcement, of either family, and the "
+                           "routing table picks each subflow's source")
     elif not client.get("laminar"):
         reason = "no laminar here (kernel 6.18+; with NetworkManager, 1.56+), so announcements would add a second " \
                  "subflow on a link"
@@ -131,6 +135,9 @@ def _extra_subflows(client, server, family, strategy):
         return mine - 1
     if strategy == "announce":
         return min(mine, theirs) - 1
+    if strategy == "routing":
+        # every announcement of either family becomes a subflow
+        return sum(len(_links_of(server, other)) for other in FAMILIES) - 1
     return 0
 
 
@@ -207,7 +214,10 @@ def plan(host, peers, topology="auto"):
                 extra = _extra_subflows(host, server, family, strategy)
                 raise_need("subflows", extra, "client: %d additional subflow(s) to server %s over %s (%s)"
                            % (extra, server["name"], family, strategy))
-                if strategy in ("announce", "fullmesh") and _server_announces(server, topology):
+                if strategy == "routing" and _server_announces(server, topology):
+                    raise_need("add_addr_accepted", extra, "client: take the %d other address(es), of either "
+                               "family, server %s announces" % (extra, server["name"]))
+                elif strategy in ("announce", "fullmesh") and _server_announces(server, topology):
                     # a server does not announce the address the connection already uses
                     announced = len(_links_of(server, family)) - 1
                     raise_need("add_addr_accepted", announced,

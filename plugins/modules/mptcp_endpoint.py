@@ -94,7 +94,8 @@ options:
     description:
       - With O(state=present), remove every endpoint that is not listed, so that the namespace has
         exactly the given endpoints. Endpoints the kernel made itself (flag V(implicit)) are left alone.
-      - O(endpoints=[]) with O(exclusive=true) removes all endpoints, like C(ip mptcp endpoint flush).
+      - O(endpoints=[]) with O(exclusive=true) removes all endpoints, the kernel's V(implicit) ones included,
+        like C(ip mptcp endpoint flush).
     type: bool
     default: false
   state:
@@ -253,7 +254,8 @@ class EndpointModule(object):
         with MptcpNetlink() as kernel:
             before = kernel.endpoints()
             if self.params["state"] == "present":
-                actions = plan_present(before, specs, exclusive=self.params["exclusive"])
+                # an empty exclusive set is a flush: the kernel's implicit endpoints go too
+                actions = plan_present(before, specs, exclusive=self.params["exclusive"], keep_implicit=bool(specs))
             else:
                 actions = plan_absent(before, specs)
             if actions and not self.module.check_mode:

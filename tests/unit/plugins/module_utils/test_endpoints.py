@@ -175,6 +175,14 @@ def test_exclusive_empty_list_flushes():
     assert predict(current, actions) == []
 
 
+def test_a_flush_without_keep_implicit_removes_the_kernels_endpoints_too():
+    current = [endpoint(1, "192.0.2.2", ["subflow"]), endpoint(3, "198.51.100.7", ["implicit"])]
+    assert [action["endpoint"]["id"] for action in plan_present(current, [], exclusive=True)] == [1]
+    actions = plan_present(current, [], exclusive=True, keep_implicit=False)
+    assert sorted(action["endpoint"]["id"] for action in actions) == [1, 3]
+    assert predict(current, actions) == []
+
+
 def test_exclusive_frees_an_id_before_reusing_it():
     current = [endpoint(1, "192.0.2.9", ["subflow"])]
     actions = plan_present(current, [spec(address="192.0.2.2", id=1, flags=["subflow"])], exclusive=True)

@@ -65,12 +65,11 @@ TABLE = [
     }, "same as 2 paired links: one subflow per link lets the scheduler use both"),
     ("dual-stack-2", paired(2, ("ipv4", "ipv6")), {}, {
         "server": ([("10.0.1.1", "link1", ["signal"]), ("2001:db8:1::1", "link1", ["signal"]),
-                    ("10.0.2.1", "link2", ["signal"]), ("2001:db8:2::1", "link2", ["signal"])], (1, 0), None),
-        "client": ([("10.0.1.2", "link1", ["subflow"]), ("2001:db8:1::2", "link1", ["subflow"]),
-                    ("10.0.2.2", "link2", ["subflow"]), ("2001:db8:2::2", "link2", ["subflow"])], (1, 0),
-                   "subflow"),
-    }, "one address per link and family; laminar is not used (an IPv6 connection takes the IPv4 announcements "
-       "with it, measured); subflow endpoints join in the connection's family only, one additional subflow"),
+                    ("10.0.2.1", "link2", ["signal"]), ("2001:db8:2::1", "link2", ["signal"])], (3, 0), None),
+        "client": ([], (3, 3), "routing"),
+    }, "one address per link and family; an IPv6 connection takes the IPv4 announcements too and an IPv6 "
+       "subflow endpoint cannot reach the first link's address over link2 (both measured): the client takes "
+       "all three announcements and the routing table picks the source of each"),
     ("backup-link", paired(2, backup=(2,)), {}, {
         "server": ([("10.0.1.1", "link1", ["signal"]), ("10.0.2.1", "link2", ["signal", "backup"])], (1, 0), None),
         "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar", "backup"])], (1, 1),
