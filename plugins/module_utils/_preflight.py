@@ -34,15 +34,20 @@ ROLE_LABELS = {"dev": "interface"}
 KERNEL_BACKENDS = ("runtime", "systemd")
 
 
-def resolve_backend(backend, namespace, nm_running, name="backend", systemd_running=True):
+def resolve_backend(backend, namespace, nm_running, name="backend", systemd_running=True, nm_enabled=False):
     """auto: NetworkManager where it runs, else the systemd unit where systemd
     runs, else runtime; inside a namespace only runtime endpoints exist (no
-    unit or profile there)."""
+    unit or profile there). NetworkManager enabled but stopped is refused:
+    the systemd backend would fight it once it starts again."""
     if backend == "auto":
         if namespace:
             return "runtime"
         if nm_running:
             return "networkmanager"
+        if nm_enabled:
+            raise MptcpError("%s is auto, and NetworkManager is enabled on this host but not running: start it "
+                             "(systemctl start NetworkManager), or choose %s=systemd and disable it"
+                             % (name, name))
         return "systemd" if systemd_running else "runtime"
     if backend in ("networkmanager", "systemd") and namespace:
         raise MptcpError("%s is %s, but endpoints in a network namespace (%s) can only be runtime ones"

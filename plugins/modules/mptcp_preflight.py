@@ -18,7 +18,8 @@ description:
     endpoints of mixed address families, and NetworkManager interfaces without a default route and without
     C(also-without-default-route).
   - Resolves O(backend=auto) to V(networkmanager) when NetworkManager runs on the host, else V(systemd) when
-    systemd runs, else V(runtime) (also inside O(namespace)).
+    systemd runs, else V(runtime) (also inside O(namespace)). NetworkManager enabled at boot but not running is
+    refused with V(auto), since the V(systemd) backend would fight it once it runs again.
     Fails when O(backend=networkmanager) is asked for and NetworkManager does not run or is older than 1.40
     (no C(connection.mptcp-flags)), since no profile could then be changed, and when O(backend=systemd) is
     asked for on a host that does not run systemd.
@@ -443,6 +444,14 @@ class PreflightModule(object):
         self.nmcli = nmcli
         return True
 
+    def networkmanager_enabled(self):
+        """NetworkManager's unit starts at boot (not disabled, masked or absent)."""
+        systemctl = self.module.get_bin_path("systemctl")
+        if not systemctl:
+            return False
+        rc, out, dummy = self.module.run_command([systemctl, "is-enabled", "NetworkManager.service"])
+        return rc == 0 and out.strip() == "enabled"
+
     @staticmethod
     def kernel_limits():
         """The running kernel's limits, for the advice; without pyroute2
@@ -476,7 +485,10 @@ class PreflightModule(object):
         default_routes = (default_route_interfaces(self.module.run_command, ip)
                           if nm_running and ip and enabled else set())
         systemd_running = os.path.isdir("/run/systemd/system")
-        backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"], systemd_running)
+        nm_enabled = (not namespace and not nm_running and systemd_running and self.params["backend"] == "auto"
+                      and self.networkmanager_enabled())
+        backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"], systemd_running,
+                                  nm_enabled)
         # what needs it: the networkmanager backend, and finding NetworkManager's own endpoints
         nm_version = self.nmcli.version() if nm_running and (enabled or backend == "networkmanager") else None
         kernel = kernel_version()

@@ -136,8 +136,7 @@ BAD = [
     case("temporary-bad-link-address", TEMPORARY,
          {"mptcp_links": [{"interface": "link1", "address": "192.0.2.1"},
                           {"interface": "link2", "address": "198.51.100.300"}]},
-         # -e beats the playbook's mptcp_links: [], so the role reads the links and names the bad one
-         ["mptcp_links[1].address", "198.51.100.300"], limit="server"),
+         ["mptcp_endpoints[0].address", "198.51.100.300"], limit="server"),
     case("permanent-unknown-link", PERMANENT, {"mptcp_links": [{"interface": "eth9", "address": "192.0.2.2"}]},
          ["mptcp_links", "eth9"]),
     case("permanent-link-count-word", PERMANENT, {"mptcp_link_count": "two"}, ["mptcp_link_count", "two"]),

@@ -20,6 +20,13 @@ INTERFACES = {"lo", "enp4s0f0", "enp4s0f1"}
 KERNEL = (6, 18)
 
 
+def test_auto_refuses_networkmanager_enabled_but_stopped():
+    with pytest.raises(MptcpError, match="mptcp_endpoints_backend is auto, and NetworkManager is enabled"):
+        resolve_backend("auto", "", False, "mptcp_endpoints_backend", True, nm_enabled=True)
+    assert resolve_backend("systemd", "", False, "b", True, nm_enabled=True) == "systemd"
+    assert resolve_backend("auto", "", False, "b", True, nm_enabled=False) == "systemd"
+
+
 def test_resolve_backend():
     assert resolve_backend("auto", "", True) == "networkmanager"
     # no NetworkManager: the persistent systemd backend (runtime only when asked for)
