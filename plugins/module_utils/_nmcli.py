@@ -9,6 +9,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
 import re
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, version_tuple
@@ -42,6 +43,9 @@ COMMANDS = {
     "profile_fields": ["-t", "-f", "{fields}", "connection", "show", "uuid", "{uuid}"],
     "set_mptcp_flags": ["connection", "modify", "uuid", "{uuid}", FLAGS_FIELD, "{flags}"],
     "reapply": ["device", "reapply", "{device}"],
+    # the device's settings only, until it is activated again (the profile is not changed)
+    "modify_device": ["device", "modify", "{device}", FLAGS_FIELD, "{flags}"],
+    "device_path": ["-g", "GENERAL.DBUS-PATH", "device", "show", "{device}"],
     "up": ["connection", "up", "uuid", "{uuid}"],
 }
 
@@ -164,6 +168,17 @@ def missing_nm_endpoints(wanted, endpoints, device):
     return missing
 
 
+def applied_flags(text):
+    """connection.mptcp-flags of a GetAppliedConnection reply (busctl
+    --json=short); a setting at its default is left out, so 0."""
+    try:
+        settings = json.loads(text)["data"][0]
+        return int(settings.get("connection", {}).get("mptcp-flags", {}).get("data", 0))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        raise MptcpError("cannot read connection.mptcp-flags from NetworkManager's applied connection: %r"
+                         % (text[:200],))
+
+
 def choose_profile(profiles, name=None, uuid=None, interface=None, interface_names=None):
     """The one profile the user means, or an error that lists the candidates.
     ``interface_names`` maps a profile UUID to its connection.interface-name."""
@@ -245,6 +260,27 @@ class Nmcli(object):
 
     def reapply(self, device):
         self.run("reapply", device=device)
+
+    def modify_device(self, device, names):
+        self.run("modify_device", device=device, flags=",".join(names) if names else "0x0")
+
+    def applied_mptcp_flags(self, device):
+        """The connection.mptcp-flags bits the device runs with (its applied
+        connection, which `nmcli device modify` changes and a reapply or
+        activation resets to the profile's); None when that cannot be read
+        (no busctl, or the device is not activated). nmcli shows only the
+        profile's value, so this asks NetworkManager over D-Bus."""
+        busctl = self.module.get_bin_path("busctl")
+        if not busctl:
+            return None
+        path = self.run("device_path", device=device).strip()
+        rc, stdout, _stderr = self.module.run_command(
+            [busctl, "--json=short", "call", "org.freedesktop.NetworkManager", path,
+             "org.freedesktop.NetworkManager.Device", "GetAppliedConnection", "u", "0"],
+            environ_update={"LC_ALL": "C", "LANG": "C"})
+        if rc != 0:
+            return None
+        return applied_flags(stdout)
 
     def up(self, uuid):
         self.run("up", uuid=uuid)

@@ -75,6 +75,18 @@ options:
         being changed) until the device is activated again.
     type: bool
     default: true
+  persistent:
+    description:
+      - V(false) leaves the profile as it is and sets the flags only on the device the profile is active on
+        (C(nmcli device modify)), until that device is activated again or the host reboots: what a temporary
+        configuration (the seed's 34.3) needs to keep NetworkManager's own endpoints off a link. A profile that
+        is not active is left alone then (it makes no endpoints). The flags the device runs with are read from
+        NetworkManager over D-Bus (C(busctl)), since C(nmcli) shows only the profile's.
+      - With V(true) (and O(apply)), a device that runs with other flags than its profile (changed with
+        C(nmcli device modify), for example by O(persistent=false)) is reapplied, so that the profile's flags
+        hold again.
+    type: bool
+    default: true
 requirements:
   - NetworkManager 1.40 or newer, running, with C(nmcli)
 seealso:
@@ -94,6 +106,12 @@ EXAMPLES = r"""
   mptcp.multipath.mptcp_nm_profile:
     interface: enp0s3
     flags: [disabled]
+
+- name: Keep NetworkManager's endpoints off a link until the next reboot, the profile unchanged
+  mptcp.multipath.mptcp_nm_profile:
+    interface: enp4s0f1
+    flags: [disabled]
+    persistent: false
 
 - name: Back to NetworkManager's default
   mptcp.multipath.mptcp_nm_profile:
@@ -124,19 +142,21 @@ profile:
       type: bool
       sample: true
 flags:
-  description: The profile's MPTCP flags after the task, as names.
+  description:
+    - The profile's MPTCP flags after the task, as names.
+    - With O(persistent=false), the flags the device runs with (null when the profile is not active).
   returned: always
   type: list
   elements: str
   sample: [signal, subflow, also-without-default-route]
 previous_flags:
-  description: The profile's MPTCP flags before the task.
+  description: The MPTCP flags before the task (O(persistent=false) - those the device ran with).
   returned: always
   type: list
   elements: str
   sample: []
 applied:
-  description: Whether the change was applied to the active device now.
+  description: Whether the change was applied to the active device now (O(persistent=false) - set on it).
   returned: always
   type: bool
   sample: true
@@ -259,11 +279,16 @@ class NmProfileModule(object):
             raise MptcpError("mptcp flags %s: %s" % (",".join(wanted_names), "; ".join(problems)))
         nmcli.check_running()
         profile = self.select(nmcli)
+        wanted_bits = encode_nm_flags(wanted_names)
+        device = profile["device"] if profile["active"] else None
+        if not self.params["persistent"]:
+            return self.run_on_device(nmcli, profile, device, wanted_names, wanted_bits)
 
         before_bits = nmcli.mptcp_flags(profile["uuid"])
-        wanted_bits = encode_nm_flags(wanted_names)
         flags_changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
-        device = profile["device"] if profile["active"] else None
+        # the device runs with other flags than its profile (nmcli device modify): a reapply resets them
+        applied_bits = nmcli.applied_mptcp_flags(device) if self.params["apply"] and device else None
+        stale = applied_bits is not None and effective_nm_flags(applied_bits) != effective_nm_flags(wanted_bits)
         check_endpoints = bool(self.params["apply"] and device and self.ip)
 
         missing, endpoints_before, endpoints_after = [], None, None
@@ -288,7 +313,7 @@ class NmProfileModule(object):
                 endpoints_after = self.predicted_view(
                     endpoints, device, self.wanted_endpoints(wanted_bits, device)[0] if flags_changed else wanted)
 
-        changed = flags_changed or bool(missing)
+        changed = flags_changed or bool(missing) or stale
         applied = reactivated = False
         after_bits = wanted_bits if flags_changed else before_bits
         if changed and not self.module.check_mode:
@@ -306,6 +331,9 @@ class NmProfileModule(object):
         if check_endpoints:
             diff["before"]["endpoints"] = endpoints_before
             diff["after"]["endpoints"] = endpoints_after
+        if stale:
+            diff["before"]["device " + FLAGS_FIELD] = decode_nm_flags(applied_bits)
+            diff["after"]["device " + FLAGS_FIELD] = after
         return {
             "changed": changed,
             "profile": profile,
@@ -317,6 +345,29 @@ class NmProfileModule(object):
             "missing_endpoints": missing,
             "diff": diff,
         }
+
+    def run_on_device(self, nmcli, profile, device, wanted_names, wanted_bits):
+        """persistent=false: the flags of the active device only, the profile unchanged."""
+        result = {"changed": False, "profile": profile, "flags": None, "previous_flags": None, "applied": False,
+                  "reactivated": False, "endpoints": None, "missing_endpoints": [],
+                  "diff": {"before": {}, "after": {}}}
+        if not device:
+            return result
+        before_bits = nmcli.applied_mptcp_flags(device)
+        if before_bits is None:
+            raise MptcpError("cannot read the MPTCP flags %s runs with: persistent=false needs busctl (systemd) "
+                             "and an activated device" % device)
+        changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
+        after_bits = wanted_bits if changed else before_bits
+        if changed and not self.module.check_mode:
+            nmcli.modify_device(device, wanted_names)
+            after_bits = nmcli.applied_mptcp_flags(device)
+        field = "device " + FLAGS_FIELD
+        result.update(changed=changed, flags=decode_nm_flags(after_bits), previous_flags=decode_nm_flags(before_bits),
+                      applied=changed and not self.module.check_mode,
+                      diff={"before": {field: decode_nm_flags(before_bits)},
+                            "after": {field: decode_nm_flags(after_bits)}})
+        return result
 
     def endpoints_after_reapply(self, nmcli, profile, bits, device):
         """(the device's endpoints once NetworkManager has made the ones it makes,
@@ -350,6 +401,7 @@ def main():
             interface=dict(type="str"),
             flags=dict(type="list", elements="str", required=True, choices=list(NM_FLAGS)),
             apply=dict(type="bool", default=True),
+            persistent=dict(type="bool", default=True),
         ),
         required_one_of=[("name", "uuid", "interface")],
         mutually_exclusive=[("name", "uuid", "interface")],
