@@ -2,8 +2,8 @@
 # Copyright: mptcp.multipath contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """NetworkManager through nmcli: one declarative table of commands turned
-into argv lists (never a shell string), and the connection.mptcp-flags
-names and bits (libnm's NMMptcpFlags)."""
+into argv lists (never a shell string), and what NetworkManager does with
+the connection.mptcp-flags of the flag table (``_endpoint_flags``)."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -13,26 +13,22 @@ import json
 import re
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, version_tuple
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import decode_flags, encode_flags
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
+    LAMINAR_MIN_NM,
+    NM_ENDPOINT_FLAGS,
+    NM_FLAG_BITS,
+    combination_problems,
+    decode_flags,
+    encode_flags,
+    version_problems,
+)
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoint_candidate
 
 MIN_VERSION = (1, 40)        # connection.mptcp-flags appeared in NetworkManager 1.40
 FLAGS_FIELD = "connection.mptcp-flags"
-LAMINAR_MIN_VERSION = (1, 56)
-NM_FLAG_BITS = {
-    "disabled": 0x1,
-    "enabled": 0x2,
-    "also-without-sysctl": 0x4,
-    "also-without-default-route": 0x8,
-    "signal": 0x10,
-    "subflow": 0x20,
-    "backup": 0x40,
-    "fullmesh": 0x80,
-    "laminar": 0x100,
-}
+# The names and bits come from the one flag table (_endpoint_flags.FLAGS).
+LAMINAR_MIN_VERSION = LAMINAR_MIN_NM
 NM_FLAGS = tuple(NM_FLAG_BITS)
-# The NetworkManager flags that become kernel endpoint flags of the same name (nm-l3cfg.c).
-NM_ENDPOINT_FLAGS = ("signal", "subflow", "backup", "fullmesh", "laminar")
 
 # Every nmcli call the collection makes: name -> argv after "nmcli", with
 # {placeholders} filled per call. -t/-g give machine-readable output.
@@ -105,16 +101,10 @@ def effective_nm_flags(bits):
 
 
 def nm_flag_problems(names, version):
-    names = set(names)
-    problems = []
-    if "disabled" in names and len(names) > 1:
-        problems.append("flag disabled cannot be combined with other flags")
-    if "signal" in names and "fullmesh" in names:
-        problems.append("flags signal and fullmesh cannot be combined")
-    if "laminar" in names and tuple(version[:2]) < LAMINAR_MIN_VERSION:
-        problems.append("flag laminar needs NetworkManager %d.%d or newer (this host has %s)"
-                        % (LAMINAR_MIN_VERSION + (".".join(map(str, version)),)))
-    return problems
+    """Why NetworkManager (``version``) would refuse or not know ``names``:
+    the table's rules (disabled alone, the pairs no backend takes) and the
+    oldest NetworkManager of each flag."""
+    return combination_problems(names, needs=False, alone=True) + version_problems(names, nm=version)
 
 
 def nm_device_endpoints(bits, mptcp_enabled, default_route_families, addresses):

@@ -11,7 +11,14 @@ import ipaddress
 import os
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import USER_FLAGS, flag_problems
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
+    KERNEL_BACKENDS,
+    NM_FLAG_BITS,
+    NM_ONLY_FLAGS,
+    USER_FLAGS,
+    backend_problems,
+    flag_problems,
+)
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
     MAX_ENDPOINTS,
     check_unique,
@@ -19,19 +26,9 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import 
     ip_command,
     normalize_spec,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import NM_FLAG_BITS
 
-NM_ONLY_FLAGS = ("also-without-default-route", "also-without-sysctl")
-# Every flag an endpoint of the role may list (the argument specs offer these).
-ENDPOINT_FLAGS = USER_FLAGS + NM_ONLY_FLAGS
 # The role calls a kernel endpoint's dev its interface.
 ROLE_LABELS = {"dev": "interface"}
-
-
-# Backends whose endpoints are kernel endpoints made from the role's list
-# (address, interface, id, port, flags): now (runtime) or by a systemd unit
-# that follows the addresses (systemd).
-KERNEL_BACKENDS = ("runtime", "systemd")
 
 
 def resolve_backend(backend, namespace, nm_running, name="backend", systemd_running=True, nm_enabled=False):
@@ -79,11 +76,10 @@ def signal_count(endpoints, default_flags):
 
 
 def _refuse_nm_only(flags, backend, where):
-    """NetworkManager's own flags mean nothing to a kernel endpoint."""
-    nm_only = [flag for flag in flags if flag in NM_ONLY_FLAGS]
-    if nm_only and backend != "networkmanager":
-        raise MptcpError("%s: %s not possible with the %s backend (NetworkManager only)"
-                         % (where, ", ".join(nm_only), backend))
+    """NetworkManager's own flags mean nothing to a kernel endpoint (the flag table says who takes what)."""
+    problems = backend_problems(flags, backend)
+    if problems:
+        raise MptcpError("%s: %s" % (where, "; ".join(problems)))
 
 
 def check_default_flags(default_flags, backend, kernel=None, name="default_flags"):

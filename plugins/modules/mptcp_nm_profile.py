@@ -78,7 +78,7 @@ options:
   persistent:
     description:
       - V(false) leaves the profile as it is and sets the flags only on the device the profile is active on
-        (C(nmcli device modify)), until that device is activated again or the host reboots: what a temporary
+        (C(nmcli device modify)), until that device is activated again or the host reboots, which is what a temporary
         configuration (the seed's 34.3) needs to keep NetworkManager's own endpoints off a link. A profile that
         is not active is left alone then (it makes no endpoints). The flags the device runs with are read from
         NetworkManager over D-Bus (C(busctl)), since C(nmcli) shows only the profile's.

@@ -399,13 +399,16 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     MptcpNetlink,
     interface_indexes,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import LAMINAR_MIN_KERNEL, kernel_version
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
+    ENDPOINT_FLAGS,
+    LAMINAR_MIN_KERNEL,
+    LAMINAR_MIN_NM,
+    kernel_version,
+)
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
-from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import LAMINAR_MIN_VERSION as NM_LAMINAR_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
-    ENDPOINT_FLAGS,
     advice,
     check_default_flags,
     check_endpoints,
@@ -560,7 +563,7 @@ class PreflightModule(object):
                 "links": links,
                 # the kernel can, and the backend can set it
                 "laminar": kernel >= LAMINAR_MIN_KERNEL and (
-                    backend != "networkmanager" or tuple(nm_version[:2]) >= NM_LAMINAR_MIN_VERSION),
+                    backend != "networkmanager" or tuple(nm_version[:2]) >= LAMINAR_MIN_NM),
                 "requirements": {"pyroute2": PYROUTE2_USABLE, "iproute2": bool(ip)}}
 
     def nm_devices(self, default_routes):
