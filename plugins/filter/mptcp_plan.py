@@ -45,6 +45,12 @@ options:
     description: The backend whose form RV(_value.declared) takes (V(networkmanager), V(runtime) or V(systemd)).
     type: str
     default: runtime
+  limits:
+    description:
+      - Limits given by the user (the role's C(mptcp_limits)), each replacing the planned one; one below what the
+        plan needs adds advice.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -98,13 +104,13 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
-from ansible_collections.mptcp.multipath.plugins.module_utils._plan import check_host, describe, plan
+from ansible_collections.mptcp.multipath.plugins.module_utils._plan import check_host, describe, plan, with_limits
 
 
-def mptcp_plan(host, peers, topology="auto", backend="runtime"):
+def mptcp_plan(host, peers, topology="auto", backend="runtime", limits=None):
     try:
         check_host(host)
-        result = plan(host, peers, topology=topology)
+        result = with_limits(plan(host, peers, topology=topology), limits)
     except MptcpError as exc:
         raise AnsibleFilterError(str(exc))
     if backend == "networkmanager":

@@ -287,3 +287,17 @@ def describe(result):
         result["limits"]["subflows"], result["limits"]["add_addr_accepted"], result["reasons"]["subflows"],
         result["reasons"]["add_addr_accepted"]))
     return lines
+
+
+def with_limits(result, limits):
+    """``result`` with each key of the user's ``limits`` (mptcp_limits, the
+    expert override) replacing the planned one, and advice where it is below
+    what the plan needs (those paths then stay unused)."""
+    for key, value in sorted((limits or {}).items()):
+        planned = result["limits"].get(key)
+        if planned is not None and value < planned:
+            result["advice"].append("mptcp_limits.%s=%d is below what the plan needs (%d, %s): paths stay unused"
+                                    % (key, value, planned, result["reasons"][key]))
+        result["limits"][key] = value
+        result["reasons"][key] = "mptcp_limits.%s, given" % key
+    return result

@@ -37,16 +37,22 @@ def test_temporary_then_disable(lab, interpreter, tmp_path):
     untouched = kernel(lab, lab.server), kernel(lab, lab.client)
 
     check = run_playbook(playbook("temporary.yml"), inventory, "--check", "--diff")
-    assert changed_counts(check.stdout) == {"server": 2, "client": 1}
+    # server: the sysctl, the limits, the endpoints; client (MPTCP already on): the limits, the endpoints
+    assert changed_counts(check.stdout) == {"server": 3, "client": 2}
+    # the plan in ip mptcp words, with its reasons
+    assert "ip mptcp endpoint add 198.51.100.1 dev enp1s0 signal  # server: announce" in check.stdout
     assert (kernel(lab, lab.server), kernel(lab, lab.client)) == untouched, "check mode changed the kernel"
 
     run_playbook(playbook("temporary.yml"), inventory)
     server, client = kernel(lab, lab.server), kernel(lab, lab.client)
     assert server["enabled"] == client["enabled"] == "1"
-    assert server["endpoints"] == [{"address": "198.51.100.1", "id": 1, "signal": True, "dev": "enp1s0"}]
-    assert client["endpoints"] == []
-    assert client["limits"] == ["add_addr_accepted", "1", "subflows", "2"]
-    assert server["limits"] == ["add_addr_accepted", "0", "subflows", "2"]
+    # the plan: the server announces both addresses, the client takes one announcement per link (laminar, 0x20)
+    assert server["endpoints"] == [{"address": "192.0.2.1", "id": 1, "signal": True, "dev": "enp4s0"},
+                                   {"address": "198.51.100.1", "id": 2, "signal": True, "dev": "enp1s0"}]
+    assert client["endpoints"] == [{"address": "192.0.2.2", "id": 1, "rawflags": "20", "dev": "enp4s0f0"},
+                                   {"address": "198.51.100.2", "id": 2, "rawflags": "20", "dev": "enp4s0f1"}]
+    assert client["limits"] == ["add_addr_accepted", "1", "subflows", "1"]
+    assert server["limits"] == ["add_addr_accepted", "0", "subflows", "1"]
 
     again = run_playbook(playbook("temporary.yml"), inventory)
     assert changed_counts(again.stdout) == {"server": 0, "client": 0}
@@ -61,17 +67,18 @@ def test_temporary_then_disable(lab, interpreter, tmp_path):
     assert changed_counts(disable_again.stdout) == {"server": 0, "client": 0}
 
 
-def test_warning_when_the_client_refuses_the_servers_announcement(lab, interpreter, tmp_path):
-    """Each host of the play learns what the others announce before it checks its plan."""
+def test_advice_when_a_given_limit_refuses_the_servers_announcement(lab, interpreter, tmp_path):
+    """mptcp_limits wins over the plan; one below what the plan needs is advised."""
     inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
     result = run_playbook(playbook("temporary.yml"), inventory, "--check",
                           "-e", '{"mptcp_limits": {"add_addr_accepted": 0}}')
     output = " ".join((result.stdout + result.stderr).split())
-    assert "the peers announce 1 address(es) (signal endpoints) but add_addr_accepted is 0" in output
-    # the server, which gets no announcement, is not warned; the seed's own values warn nobody
-    assert output.count("the peers announce") == 1
+    assert ("mptcp_limits.add_addr_accepted=0 is below what the plan needs (1, client: take the 1 other ipv4 "
+            "address(es) server server announces)") in output
+    # the server, which takes no announcement, is not advised; the plan's own values advise nobody
+    assert output.count("is below what the plan needs") == 1
     sound = run_playbook(playbook("temporary.yml"), inventory, "--check")
-    assert "the peers announce" not in sound.stdout + sound.stderr
+    assert "is below what the plan needs" not in sound.stdout + sound.stderr
 
 
 def test_verify_role_proves_both_links_carry_the_transfer(interpreter, tmp_path):

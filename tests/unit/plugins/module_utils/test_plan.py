@@ -8,7 +8,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
-from ansible_collections.mptcp.multipath.plugins.module_utils._plan import check_host, describe, plan
+from ansible_collections.mptcp.multipath.plugins.module_utils._plan import check_host, describe, plan, with_limits
 
 
 def host(name, side, *links, **extra):
@@ -203,3 +203,13 @@ def test_unknown_topology_refused():
     server, client = paired(2)
     with pytest.raises(MptcpError, match="mptcp_topology 'ring'"):
         plan(client, [server], topology="ring")
+
+
+def test_given_limits_win_and_a_lower_one_is_advised():
+    server, client = paired(2)
+    result = with_limits(plan(client, [server]), {"add_addr_accepted": 0, "subflows": 4})
+    assert limits(result) == (4, 0)
+    assert result["reasons"]["add_addr_accepted"] == "mptcp_limits.add_addr_accepted, given"
+    # only the lower one is advised: a higher limit costs nothing
+    assert result["advice"] == ["mptcp_limits.add_addr_accepted=0 is below what the plan needs (1, client: take the "
+                                "1 other ipv4 address(es) server server announces): paths stay unused"]
