@@ -19,6 +19,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags im
     backend_problems,
     flag_problems,
 )
+from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
     MAX_ENDPOINTS,
     check_unique,
@@ -27,29 +28,29 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import 
     normalize_spec,
 )
 
-# The role calls a kernel endpoint's dev its interface.
-ROLE_LABELS = {"dev": "interface"}
-
-
-def resolve_backend(backend, namespace, nm_running, name="backend", systemd_running=True, nm_enabled=False):
-    """auto: NetworkManager where it runs, else the systemd unit where systemd
-    runs, else runtime; inside a namespace only runtime endpoints exist (no
-    unit or profile there). NetworkManager enabled but stopped is refused:
-    the systemd backend would fight it once it starts again."""
-    if backend == "auto":
-        if namespace:
-            return "runtime"
-        if nm_running:
-            return "networkmanager"
-        if nm_enabled:
-            raise MptcpError("%s is auto, and NetworkManager is enabled on this host but not running: start it "
-                             "(systemctl start NetworkManager), or choose %s=systemd and disable it"
-                             % (name, name))
-        return "systemd" if systemd_running else "runtime"
-    if backend in ("networkmanager", "systemd") and namespace:
-        raise MptcpError("%s is %s, but endpoints in a network namespace (%s) can only be runtime ones"
-                         % (name, backend, namespace))
-    return backend
+# mptcp_preflight is the mptcp role's own check: its messages name the
+# role's variables, not its options. One table: option -> role variable
+# (mptcp_preflight's DOCUMENTATION says the same; a unit test holds both).
+ROLE_VARIABLES = {
+    "state": "mptcp_state",
+    "limits": "mptcp_limits",
+    "endpoints": "mptcp_endpoints",
+    "default_flags": "mptcp_endpoint_default_flags",
+    "links": "mptcp_links",
+    "link_count": "mptcp_link_count",
+    "excluded_interfaces": "mptcp_excluded_interfaces",
+    "backend": "mptcp_endpoints_backend",
+    "namespace": "mptcp_namespace",
+    "sysctls": "mptcp_sysctls",
+    "sysctl_file": "mptcp_sysctl_file",
+    "disabled_interfaces": "mptcp_nm_disabled_interfaces",
+    "limits_unit": "mptcp_limits_unit",
+    "endpoints_unit": "mptcp_endpoints_unit",
+    "exclusive": "mptcp_endpoints_exclusive",
+    "nm_hands_off": "mptcp_nm_hands_off",
+}
+# Inside an endpoint, the kernel's dev is the role's (and the module's) interface key.
+ENDPOINT_KEYS = {"dev": "interface"}
 
 
 def _flag_list(flags):
@@ -82,7 +83,7 @@ def _refuse_nm_only(flags, backend, where):
         raise MptcpError("%s: %s" % (where, "; ".join(problems)))
 
 
-def check_default_flags(default_flags, backend, kernel=None, name="default_flags"):
+def check_default_flags(default_flags, backend, kernel=None, name=ROLE_VARIABLES["default_flags"]):
     """Flags that endpoints without their own get (the argument spec has
     checked the names), checked on their own so that a message can name
     where a bad flag came from."""
@@ -93,7 +94,7 @@ def check_default_flags(default_flags, backend, kernel=None, name="default_flags
     return list(default_flags)
 
 
-def check_endpoints(endpoints, backend, interfaces, kernel, name="endpoints", profiles=None):
+def check_endpoints(endpoints, backend, interfaces, kernel, name=ROLE_VARIABLES["endpoints"], profiles=None):
     """Check the endpoints for either backend with the one endpoint normalizer
     (``_endpoints.normalize_spec``) and return them with their addresses
     normalized. ``interfaces`` maps (or lists) the interface names of the
@@ -117,7 +118,7 @@ def check_endpoints(endpoints, backend, interfaces, kernel, name="endpoints", pr
             # id and port only exist for kernel endpoints; NetworkManager ignores them
             raw.update(id=endpoint.get("id"), port=endpoint.get("port"))
         spec = normalize_spec(raw, interfaces, kernel=kernel, need_address=not networkmanager, where=where,
-                              labels=ROLE_LABELS, extra_flags=NM_ONLY_FLAGS if networkmanager else ())
+                              labels=ENDPOINT_KEYS, extra_flags=NM_ONLY_FLAGS if networkmanager else ())
         if networkmanager:
             targets.add(_check_nm_target(endpoint, where, profiles, targets))
         specs.append(spec)
@@ -148,7 +149,7 @@ def _check_nm_target(endpoint, where, profiles, seen):
     return target
 
 
-def check_interfaces(names, interfaces, name="interfaces"):
+def check_interfaces(names, interfaces, name):
     """Interface names that must exist here (e.g. the ones to keep MPTCP off)."""
     for index, interface in enumerate(names or []):
         if not str(interface).strip():
@@ -158,7 +159,7 @@ def check_interfaces(names, interfaces, name="interfaces"):
                              % (name, index, interface, ", ".join(sorted(interfaces))))
 
 
-def check_sysctl_file(path, name="sysctl_file", isdir=os.path.isdir):
+def check_sysctl_file(path, name=ROLE_VARIABLES["sysctl_file"], isdir=os.path.isdir):
     """A sysctl.d file that systemd-sysctl reads at boot, in a directory that exists."""
     if not path or not os.path.isabs(path):
         raise MptcpError("%s %r must be an absolute path" % (name, path))
@@ -168,7 +169,7 @@ def check_sysctl_file(path, name="sysctl_file", isdir=os.path.isdir):
         raise MptcpError("%s %r: directory %s does not exist" % (name, path, os.path.dirname(path)))
 
 
-def check_service_name(unit, name="unit"):
+def check_service_name(unit, name):
     """A unit file name under /etc/systemd/system: a .service, no path."""
     if not (UNIT_NAME.match(str(unit or "")) and unit.endswith(".service")):
         raise MptcpError("%s %r is not a systemd service name (a name like example.service, no directory)"
@@ -227,10 +228,93 @@ def normalize_endpoints(endpoints, backend):
     return result
 
 
-# -- one manager per host ------------------------------------------------------
+# -- one manager per host: which one owns the endpoints, and who would fight it --
 # mptcpd's systemd unit (Debian, Fedora, upstream) and its process name.
 MPTCPD_UNIT = "mptcp.service"
 MPTCPD_COMMAND = "mptcpd"
+
+
+def resolve_backend(backend, namespace, nm_running, name=ROLE_VARIABLES["backend"], systemd_running=True, nm_enabled=False):
+    """auto: NetworkManager where it runs, else the systemd unit where systemd
+    runs, else runtime; inside a namespace only runtime endpoints exist (no
+    unit or profile there). NetworkManager enabled but stopped is refused:
+    the systemd backend would fight it once it starts again."""
+    if backend == "auto":
+        if namespace:
+            return "runtime"
+        if nm_running:
+            return "networkmanager"
+        if nm_enabled:
+            raise MptcpError("%s is auto, and NetworkManager is enabled on this host but not running: start it "
+                             "(systemctl start NetworkManager), or choose %s=systemd and disable it"
+                             % (name, name))
+        return "systemd" if systemd_running else "runtime"
+    if backend in ("networkmanager", "systemd") and namespace:
+        raise MptcpError("%s is %s, but endpoints in a network namespace (%s) can only be runtime ones"
+                         % (name, backend, namespace))
+    return backend
+
+
+def check_backend_available(backend, nm_running, nm_version, systemd_running, name=ROLE_VARIABLES["backend"]):
+    """The resolved ``backend`` can work on this host: NetworkManager runs and
+    is 1.40 or newer (``nm_version``; connection.mptcp-flags), systemd runs.
+    Fatal here, not at the first task that needs it: by then the sysctl
+    file, the limits and their unit would already have been changed."""
+    if backend == "networkmanager" and not nm_running:
+        raise MptcpError(
+            "%s is networkmanager but NetworkManager is not running on this host: "
+            "start it (systemctl start NetworkManager), or choose %s=runtime" % (name, name))
+    if backend == "networkmanager" and nm_version[:2] < NM_MIN_VERSION:
+        raise MptcpError(
+            "%s is networkmanager but NetworkManager %s on this host has no connection.mptcp-flags "
+            "(it needs %d.%d or newer): choose %s=runtime"
+            % ((name, ".".join(map(str, nm_version))) + NM_MIN_VERSION + (name,)))
+    if backend == "systemd" and not systemd_running:
+        raise MptcpError("%s is systemd but this host does not run systemd: choose %s=runtime" % (name, name))
+
+
+def read_nm_devices(nmcli, default_routes):
+    """NetworkManager's active devices (``nmcli``: an ``_nmcli.Nmcli``) with
+    their profile's MPTCP flags and whether they hold a default route (in the
+    set ``default_routes``): what decides if it makes endpoints."""
+    devices = []
+    for profile in nmcli.profiles():
+        if not profile["active"] or not profile["device"] or profile["device"] == "lo":
+            continue
+        flags = nmcli.mptcp_flags(profile["uuid"])
+        devices.append({"interface": profile["device"], "profile": profile["name"], "uuid": profile["uuid"],
+                        "flags": flags, "default_route": profile["device"] in default_routes})
+    return devices
+
+
+def mptcpd_running(proc="/proc"):
+    """An mptcpd process in this network namespace (the one entered, if any);
+    read from /proc, so it works with or without systemd."""
+    try:
+        own = os.stat(os.path.join(proc, "self/ns/net")).st_ino
+    except OSError:
+        own = None
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, pid, "comm")) as comm:
+                if comm.read().strip() != MPTCPD_COMMAND:
+                    continue
+            if own is None or os.stat(os.path.join(proc, pid, "ns/net")).st_ino == own:
+                return True
+        except (IOError, OSError):
+            continue  # gone meanwhile, or not ours to read
+    return False
+
+
+def declared_endpoints(normalized, links, backend):
+    """What the configuration may declare on the links, for judging the
+    conflicts: the endpoints given (``normalize_endpoints``' form), else
+    every address of the links (``read_links``' form) the plan may use."""
+    return normalized or [dict(interface=link["interface"]) if backend == "networkmanager"
+                          else dict(address=address, dev=link["interface"])
+                          for link in links for address in link["addresses"]]
 
 
 def nm_adds_endpoints(device):
@@ -249,7 +333,7 @@ def _endpoint_interface(endpoint, address_owner):
     return endpoint.get("dev") or address_owner.get(endpoint.get("address"))
 
 
-def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_endpoints, declared,
+def manager_conflicts(backend, state, nm_devices, mptcpd, kernel_endpoints, declared,
                       address_owner, exclusive=True, hands_off=True):
     """Which other endpoint managers would fight ``backend`` on this host.
 
@@ -258,23 +342,23 @@ def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_
     the endpoints in the backend's module form (runtime: address, dev);
     ``address_owner``: {address: interface} of the host's addresses;
     ``exclusive``: the backend keeps exactly the declared set (removes the
-    rest); ``names``: how to name the options (variable_names).
+    rest). Messages name the role's variables (ROLE_VARIABLES).
 
     Returns {errors, warnings, hands_off (the devices whose profile must get
     connection.mptcp-flags disabled), undeclared (kernel endpoints nobody
     declared)}. A combination that would fight is an error; endpoints that
     the backend removes anyway are no conflict; endpoints that stay in place
     but are nobody's are a warning."""
-    backend_name, hands_off_name = names.get("backend", "backend"), names.get("nm_hands_off", "nm_hands_off")
+    backend_name, hands_off_name = ROLE_VARIABLES["backend"], ROLE_VARIABLES["nm_hands_off"]
     where = "%s=%s" % (backend_name, backend)
     result = {"errors": [], "warnings": [], "hands_off": [], "undeclared": []}
     stop_mptcpd = "stop it and keep it off (systemctl disable --now %s)" % MPTCPD_UNIT
     if state != "enabled":
-        if mptcpd_running:
+        if mptcpd:
             result["warnings"].append("mptcpd (%s) is running: it may add endpoints again after they are "
                                       "removed here; %s" % (MPTCPD_UNIT, stop_mptcpd))
         return result
-    if mptcpd_running:
+    if mptcpd:
         result["errors"].append(
             "%s, but mptcpd (%s) is running and manages the endpoints too (it adds one for every new address): "
             "%s%s" % (where, MPTCPD_UNIT, stop_mptcpd,
@@ -324,16 +408,28 @@ def manager_conflicts(backend, state, names, nm_devices, mptcpd_running, kernel_
         result["warnings"].append(
             "endpoint(s) %s are in the kernel but not declared in %s%s, and stay in place (%s): remove them "
             "if nothing needs them (%s)" % (
-                ", ".join(describe_endpoint(endpoint, with_id=True) for endpoint in stay), names.get("endpoints", "endpoints"),
+                ", ".join(describe_endpoint(endpoint, with_id=True) for endpoint in stay), ROLE_VARIABLES["endpoints"],
                 " nor made by NetworkManager" if backend == "networkmanager" else "",
                 "the networkmanager backend never removes kernel endpoints" if backend == "networkmanager"
-                else "%s is false" % names.get("exclusive", "exclusive"),
+                else "%s is false" % ROLE_VARIABLES["exclusive"],
                 "; ".join(ip_command({"action": "delete", "endpoint": endpoint}) for endpoint in stay)))
     return result
 
 
+def endpoint_owners(backend, state, nm_devices, mptcpd, kernel_endpoints, declared, address_owner, exclusive=True,
+                    hands_off=True):
+    """manager_conflicts' result with what was found: ``mptcpd`` (it runs)
+    and ``nm_interfaces`` (where NetworkManager makes endpoints of its own)."""
+    result = manager_conflicts(backend, state, nm_devices, mptcpd, kernel_endpoints, declared, address_owner,
+                               exclusive, hands_off)
+    result["mptcpd"] = mptcpd
+    result["nm_interfaces"] = sorted(device["interface"] for device in nm_devices if nm_adds_endpoints(device))
+    return result
+
+
 # -- the role's intent: links ----------------------------------------------------
-def read_links(links, host_addresses, interfaces, excluded=(), name="links", excluded_name="excluded_interfaces"):
+def read_links(links, host_addresses, interfaces, excluded=(), name=ROLE_VARIABLES["links"],
+               excluded_name=ROLE_VARIABLES["excluded_interfaces"]):
     """The links of the intent with this host's real addresses, as the planner
     (``_plan.plan``) takes them: [{interface, addresses, backup}].
 

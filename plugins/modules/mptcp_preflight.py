@@ -36,6 +36,16 @@ description:
     removes them.
   - The R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role runs it first. It changes
     nothing and needs no pyroute2.
+  - It is that role's own check, so its messages name the role's variables, not its options, each with the path
+    to the bad value (for example C(mptcp_links[1].interface), C(mptcp_endpoints[0].address),
+    C(mptcp_limits.subflows)). Each option and its variable - O(state) is C(mptcp_state), O(limits) is
+    C(mptcp_limits), O(endpoints) is C(mptcp_endpoints), O(default_flags) is C(mptcp_endpoint_default_flags),
+    O(links) is C(mptcp_links), O(link_count) is C(mptcp_link_count), O(excluded_interfaces) is
+    C(mptcp_excluded_interfaces), O(backend) is C(mptcp_endpoints_backend), O(namespace) is C(mptcp_namespace),
+    O(sysctls) is C(mptcp_sysctls), O(sysctl_file) is C(mptcp_sysctl_file), O(disabled_interfaces) is
+    C(mptcp_nm_disabled_interfaces) (the role adds its C(mptcp_excluded_interfaces) to it, which are checked and
+    named first), O(limits_unit) is C(mptcp_limits_unit), O(endpoints_unit) is C(mptcp_endpoints_unit),
+    O(exclusive) is C(mptcp_endpoints_exclusive) and O(nm_hands_off) is C(mptcp_nm_hands_off).
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
@@ -173,59 +183,6 @@ options:
     description:
       - Name of the systemd unit file of the V(systemd) backend, checked like O(limits_unit).
     type: str
-  variable_names:
-    description:
-      - How the messages name each option, for example the variables of the role that passes them
-        (the R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role passes C(mptcp_limits) for O(limits) and so on).
-        An option left out is named as itself.
-    type: dict
-    default: {}
-    suboptions:
-      limits:
-        description: Name of O(limits).
-        type: str
-      endpoints:
-        description: Name of O(endpoints).
-        type: str
-      default_flags:
-        description: Name of O(default_flags).
-        type: str
-      backend:
-        description: Name of O(backend).
-        type: str
-      namespace:
-        description: Name of O(namespace).
-        type: str
-      sysctls:
-        description: Name of O(sysctls).
-        type: str
-      sysctl_file:
-        description: Name of O(sysctl_file).
-        type: str
-      disabled_interfaces:
-        description: Name of O(disabled_interfaces).
-        type: str
-      limits_unit:
-        description: Name of O(limits_unit).
-        type: str
-      endpoints_unit:
-        description: Name of O(endpoints_unit).
-        type: str
-      exclusive:
-        description: Name of O(exclusive).
-        type: str
-      nm_hands_off:
-        description: Name of O(nm_hands_off).
-        type: str
-      links:
-        description: Name of O(links).
-        type: str
-      link_count:
-        description: Name of O(link_count).
-        type: str
-      excluded_interfaces:
-        description: Name of O(excluded_interfaces).
-        type: str
   links:
     description:
       - The links that carry MPTCP, for a plan made from them (the
@@ -389,6 +346,13 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
+    ENDPOINT_FLAGS,
+    LAMINAR_MIN_KERNEL,
+    LAMINAR_MIN_NM,
+    kernel_version,
+)
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import addresses as link_addresses
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoints as ip_endpoints
@@ -399,39 +363,35 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     MptcpNetlink,
     interface_indexes,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
-    ENDPOINT_FLAGS,
-    LAMINAR_MIN_KERNEL,
-    LAMINAR_MIN_NM,
-    kernel_version,
-)
-from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
+    ROLE_VARIABLES as NAMES,
     advice,
+    check_backend_available,
     check_default_flags,
     check_endpoints,
     check_interfaces,
     check_service_name,
     check_sysctl_file,
-    MPTCPD_COMMAND,
-    manager_conflicts,
-    nm_adds_endpoints,
+    declared_endpoints,
+    endpoint_owners,
+    mptcpd_running,
     normalize_endpoints,
     read_links,
+    read_nm_devices,
     resolve_backend,
     signal_count,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls
 
-# How messages name each option unless variable_names says otherwise.
-OPTION_NAMES = ("limits", "endpoints", "default_flags", "backend", "namespace", "sysctls", "sysctl_file",
-                "disabled_interfaces", "limits_unit", "endpoints_unit", "exclusive", "nm_hands_off", "links",
-                "link_count", "excluded_interfaces")
+SYSTEMD_RUN_DIR = "/run/systemd/system"
 
 
 class PreflightModule(object):
+    """Reads the host (NetworkManager, systemd, the kernel, the links) and
+    hands what it read to _preflight's checks; their messages name the
+    role's variables (NAMES)."""
 
     def __init__(self, module):
         self.module = module
@@ -464,153 +424,106 @@ class PreflightModule(object):
         with MptcpNetlink() as kernel:
             return kernel.limits()
 
-    def run(self):
-        names = dict((option, (self.params["variable_names"] or {}).get(option) or option) for option in OPTION_NAMES)
-        enabled = self.params["state"] == "enabled"
-        wanted_limits = check_limits(self.params["limits"], names["limits"])
-        namespace = self.params["namespace"]
-        if not namespace:
-            check_sysctl_file(self.params["sysctl_file"], names["sysctl_file"])
+    def check_names(self):
+        """What needs no look at the host: the limits, the sysctl file, the unit names."""
+        limits = check_limits(self.params["limits"], NAMES["limits"])
+        if not self.params["namespace"]:
+            check_sysctl_file(self.params["sysctl_file"], NAMES["sysctl_file"])
         # a bad name is refused even where no unit is written (a namespace)
         for unit in ("limits_unit", "endpoints_unit"):
             if self.params[unit] is not None:
-                check_service_name(self.params[unit], names[unit])
+                check_service_name(self.params[unit], NAMES[unit])
+        return limits
+
+    def read_links(self, ip, interfaces):
+        count, links = self.params["link_count"], self.params["links"]
+        if not ip:
+            raise MptcpError("%s needs the ip command (iproute2) to read the links' addresses" % NAMES["links"])
+        if count is not None and not 1 <= count <= len(links):
+            raise MptcpError("%s must be a whole number from 1 to %d (the links in %s), not %s"
+                             % (NAMES["link_count"], len(links), NAMES["links"], count))
+        return read_links(links[:count], link_addresses(self.module.run_command, ip), interfaces,
+                          self.params["excluded_interfaces"])
+
+    def owners(self, backend, ip, nm_devices, declared):
+        """The other endpoint managers, and what fights ``backend`` (see _preflight.manager_conflicts)."""
+        kernel_endpoints, owner = [], {}
+        if ip:
+            kernel_endpoints = ip_endpoints(self.module.run_command, ip)
+            owner = dict((entry["address"], entry["interface"]) for entry in link_addresses(self.module.run_command, ip))
+        return endpoint_owners(backend, self.params["state"], nm_devices, mptcpd_running(), kernel_endpoints, declared,
+                               owner, self.params["exclusive"], self.params["nm_hands_off"])
+
+    def run(self):
+        enabled = self.params["state"] == "enabled"
+        namespace = self.params["namespace"]
+        wanted_limits = self.check_names()
         try:
             enter_namespace(namespace)
         except MptcpError as exc:
-            raise MptcpError("%s: %s" % (names["namespace"], exc))
+            raise MptcpError("%s: %s" % (NAMES["namespace"], exc))
         if self.params["sysctls"]:
             # only then: a kernel without MPTCP has no net.mptcp keys to list
-            check_sysctls(self.params["sysctls"], available_keys(), names["sysctls"], check_values=enabled)
+            check_sysctls(self.params["sysctls"], available_keys(), NAMES["sysctls"], check_values=enabled)
         nm_running = False if namespace else self.networkmanager_running()
         ip = self.module.get_bin_path("ip")
         # what decides where NetworkManager makes endpoints (advice, managers); read once
         default_routes = (default_route_interfaces(self.module.run_command, ip)
                           if nm_running and ip and enabled else set())
-        systemd_running = os.path.isdir("/run/systemd/system")
+        systemd_running = os.path.isdir(SYSTEMD_RUN_DIR)
         nm_enabled = (not namespace and not nm_running and systemd_running and self.params["backend"] == "auto"
                       and self.networkmanager_enabled())
-        backend = resolve_backend(self.params["backend"], namespace, nm_running, names["backend"], systemd_running,
-                                  nm_enabled)
+        backend = resolve_backend(self.params["backend"], namespace, nm_running, systemd_running=systemd_running,
+                                  nm_enabled=nm_enabled)
         # what needs it: the networkmanager backend, and finding NetworkManager's own endpoints
         nm_version = self.nmcli.version() if nm_running and (enabled or backend == "networkmanager") else None
         kernel = kernel_version()
-        default_flags = check_default_flags(self.params["default_flags"], backend, kernel, names["default_flags"])
+        default_flags = check_default_flags(self.params["default_flags"], backend, kernel)
         endpoints = [dict(endpoint, flags=default_flags if endpoint.get("flags") is None
                           else endpoint["flags"]) for endpoint in self.params["endpoints"]]
         interfaces = interface_indexes()
         profiles = None
         if backend == "networkmanager" and nm_running:
             profiles = [profile["name"] for profile in self.nmcli.profiles()]
-            check_interfaces(self.params["disabled_interfaces"], interfaces, names["disabled_interfaces"])
-        endpoints = check_endpoints(endpoints, backend, interfaces, kernel, names["endpoints"], profiles)
-        links = []
-        if self.params["links"] and enabled:
-            if not ip:
-                raise MptcpError("%s needs the ip command (iproute2) to read the links' addresses" % names["links"])
-            count = self.params["link_count"]
-            if count is not None and not 1 <= count <= len(self.params["links"]):
-                raise MptcpError("%s must be a whole number from 1 to %d (the links in %s), not %s"
-                                 % (names["link_count"], len(self.params["links"]), names["links"], count))
-            links = read_links(self.params["links"][:count], link_addresses(self.module.run_command, ip), interfaces,
-                               self.params["excluded_interfaces"], names["links"], names["excluded_interfaces"])
+            # the role adds its excluded interfaces to the disabled ones: each is named by its own variable
+            check_interfaces(self.params["excluded_interfaces"], interfaces, NAMES["excluded_interfaces"])
+            check_interfaces(self.params["disabled_interfaces"], interfaces, NAMES["disabled_interfaces"])
+        endpoints = check_endpoints(endpoints, backend, interfaces, kernel, profiles=profiles)
+        links = self.read_links(ip, interfaces) if self.params["links"] and enabled else []
         limits = dict(self.kernel_limits(), **wanted_limits)
-        # Fatal here, not at the first task that needs it: by then the sysctl
-        # file, the limits and their unit would already have been changed.
-        if backend == "networkmanager" and not nm_running:
-            raise MptcpError(
-                "%s is networkmanager but NetworkManager is not running on this host: "
-                "start it (systemctl start NetworkManager), or choose %s=runtime" % (names["backend"], names["backend"]))
-        if backend == "networkmanager" and nm_version[:2] < NM_MIN_VERSION:
-            raise MptcpError(
-                "%s is networkmanager but NetworkManager %s on this host has no connection.mptcp-flags "
-                "(it needs %d.%d or newer): choose %s=runtime"
-                % ((names["backend"], ".".join(map(str, nm_version))) + NM_MIN_VERSION + (names["backend"],)))
-        if backend == "systemd" and not systemd_running:
-            raise MptcpError("%s is systemd but this host does not run systemd: choose %s=runtime"
-                             % (names["backend"], names["backend"]))
+        check_backend_available(backend, nm_running, nm_version, systemd_running)
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
         normalized = normalize_endpoints(endpoints, backend)
-        # what the plan may declare on the links: the conflicts are judged on it
-        declared = normalized or [dict(interface=link["interface"]) if backend == "networkmanager"
-                                  else dict(address=address, dev=link["interface"])
-                                  for link in links for address in link["addresses"]]
         nm_devices = []
         if enabled and nm_version and nm_version[:2] >= NM_MIN_VERSION:  # no MPTCP handling before 1.40
-            nm_devices = self.nm_devices(default_routes)
-        managers = self.managers(backend, ip, nm_devices, declared, names)
-        if managers["errors"]:
+            nm_devices = read_nm_devices(self.nmcli, default_routes)
+        owners = self.owners(backend, ip, nm_devices, declared_endpoints(normalized, links, backend))
+        if owners["errors"]:
             # before the first change: each names the manager to switch off and how
-            raise MptcpError("; ".join(managers["errors"]))
+            raise MptcpError("; ".join(owners["errors"]))
         warnings = []
         if enabled:
             peer_signal_count = sum(signal_count(peer["endpoints"], peer["default_flags"])
                                     for peer in self.params["peers"])
             warnings = advice(endpoints, backend, limits, peer_signal_count, default_routes)
-        warnings += managers["warnings"]
+        warnings += owners["warnings"]
         for warning in warnings:
             self.module.warn(warning)
         return {"changed": False, "backend": backend, "advice": warnings, "limits": limits,
                 "limits_to_set": wanted_limits,
                 "endpoints": normalized,
                 "networkmanager_running": nm_running,
-                "managers": {"networkmanager": managers["nm_interfaces"], "mptcpd": managers["mptcpd"],
-                             "undeclared_endpoints": managers["undeclared"]},
-                "nm_hands_off": managers["hands_off"],
+                "managers": {"networkmanager": owners["nm_interfaces"], "mptcpd": owners["mptcpd"],
+                             "undeclared_endpoints": owners["undeclared"]},
+                "nm_hands_off": owners["hands_off"],
                 "python": sys.executable,
                 "links": links,
                 # the kernel can, and the backend can set it
                 "laminar": kernel >= LAMINAR_MIN_KERNEL and (
                     backend != "networkmanager" or tuple(nm_version[:2]) >= LAMINAR_MIN_NM),
                 "requirements": {"pyroute2": PYROUTE2_USABLE, "iproute2": bool(ip)}}
-
-    def nm_devices(self, default_routes):
-        """NetworkManager's active devices with their profile's MPTCP flags and
-        whether they hold a default route (what decides if it makes endpoints)."""
-        devices = []
-        for profile in self.nmcli.profiles():
-            if not profile["active"] or not profile["device"] or profile["device"] == "lo":
-                continue
-            flags = self.nmcli.mptcp_flags(profile["uuid"])
-            devices.append({"interface": profile["device"], "profile": profile["name"], "uuid": profile["uuid"],
-                            "flags": flags, "default_route": profile["device"] in default_routes})
-        return devices
-
-    @staticmethod
-    def mptcpd_running():
-        """An mptcpd process in this network namespace (the one entered, if any);
-        read from /proc, so it works with or without systemd."""
-        try:
-            own = os.stat("/proc/self/ns/net").st_ino
-        except OSError:
-            own = None
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open("/proc/%s/comm" % pid) as comm:
-                    if comm.read().strip() != MPTCPD_COMMAND:
-                        continue
-                if own is None or os.stat("/proc/%s/ns/net" % pid).st_ino == own:
-                    return True
-            except (IOError, OSError):
-                continue  # gone meanwhile, or not ours to read
-        return False
-
-    def managers(self, backend, ip, nm_devices, declared, names):
-        """The other endpoint managers, and what fights ``backend`` (see manager_conflicts)."""
-        kernel_endpoints, owner = [], {}
-        if ip:
-            kernel_endpoints = ip_endpoints(self.module.run_command, ip)
-            owner = dict((entry["address"], entry["interface"]) for entry in link_addresses(self.module.run_command, ip))
-        mptcpd = self.mptcpd_running()
-        result = manager_conflicts(backend, self.params["state"], names, nm_devices, mptcpd, kernel_endpoints,
-                                   declared, owner, self.params["exclusive"], self.params["nm_hands_off"])
-        result["mptcpd"] = mptcpd
-        result["nm_interfaces"] = sorted(device["interface"] for device in nm_devices if nm_adds_endpoints(device))
-        return result
 
 
 def main():
@@ -640,8 +553,6 @@ def main():
             nm_hands_off=dict(type="bool", default=True),
             limits_unit=dict(type="str"),
             endpoints_unit=dict(type="str"),
-            variable_names=dict(type="dict", default={},
-                                options=dict((name, dict(type="str")) for name in OPTION_NAMES)),
             namespace=dict(type="str"),
             links=dict(type="list", elements="dict", default=[], options=dict(
                 interface=dict(type="str", required=True),

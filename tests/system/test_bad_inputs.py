@@ -138,7 +138,7 @@ BAD = [
                           {"interface": "link2", "address": "198.51.100.300"}]},
          ["mptcp_endpoints[0].address", "198.51.100.300"], limit="server"),
     case("permanent-unknown-link", PERMANENT, {"mptcp_links": [{"interface": "eth9", "address": "192.0.2.2"}]},
-         ["mptcp_links", "eth9"]),
+         ["mptcp_links[0].interface", "eth9"]),
     case("permanent-link-count-word", PERMANENT, {"mptcp_link_count": "two"}, ["mptcp_link_count", "two"]),
     # -- role mptcp_apps (apps.yml runs on the servers)
     case("apps-state-unknown", APPS, {"mptcp_apps_state": "enabled"}, ["mptcp_apps_state", "enabled"]),

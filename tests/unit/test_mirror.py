@@ -12,9 +12,7 @@ UNITS = os.path.join(ROOT, "tests", "unit", "plugins")
 DOCUMENTATION_ONLY = ("doc_fragments",)
 # Plugin files whose test file is still to come, each with the reason. The
 # mirror is complete when this is empty; a file here that has its test fails.
-NOT_YET = {
-    "modules/mptcp_preflight.py": "being rewritten with the planner (issue 24): its table comes with the rewrite",
-}
+NOT_YET = {}
 
 
 def python_files(top, prefix=""):

@@ -1,20 +1,32 @@
+import os
+
 import pytest
+import yaml
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
+    ROLE_VARIABLES,
     advice,
+    check_backend_available,
     check_default_flags,
     check_endpoints,
     check_interfaces,
     check_service_name,
     check_sysctl_file,
+    declared_endpoints,
+    endpoint_owners,
     manager_conflicts,
+    mptcpd_running,
     nm_adds_endpoints,
     normalize_endpoints,
     read_links,
+    read_nm_devices,
     resolve_backend,
     signal_count,
 )
+from ansible_collections.mptcp.multipath.plugins.modules import mptcp_preflight
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
 INTERFACES = {"lo", "enp4s0f0", "enp4s0f1"}
 KERNEL = (6, 18)
@@ -271,8 +283,6 @@ def test_check_service_name(unit, good):
 
 
 # -- one manager per host (manager_conflicts) ---------------------------------
-NAMES = {"backend": "mptcp_endpoints_backend", "endpoints": "mptcp_endpoints",
-         "exclusive": "mptcp_endpoints_exclusive", "nm_hands_off": "mptcp_nm_hands_off"}
 OWNER = {"192.0.2.2": "link1", "198.51.100.2": "link2", "203.0.113.2": "link3"}
 
 
@@ -293,7 +303,7 @@ RUNTIME_LINK2 = [{"address": "198.51.100.2", "dev": "link2", "flags": ["subflow"
 
 
 def conflicts(backend, nm=(), mptcpd=False, kernel=(), declared=(), exclusive=True, hands_off=True, state="enabled"):
-    return manager_conflicts(backend, state, NAMES, list(nm), mptcpd, list(kernel), list(declared), OWNER,
+    return manager_conflicts(backend, state, list(nm), mptcpd, list(kernel), list(declared), OWNER,
                              exclusive, hands_off)
 
 
@@ -454,3 +464,141 @@ def test_read_links_refuses_naming_the_path(links, excluded, message):
     with pytest.raises(MptcpError) as error:
         read_links(links, HOST_ADDRESSES, HOST_INTERFACES, excluded, "mptcp_links", "mptcp_excluded_interfaces")
     assert message in str(error.value)
+
+
+# -- the role's variables in every message (ROLE_VARIABLES, no variable_names) --
+def test_role_variables_are_the_roles_and_the_modules_options():
+    with open(os.path.join(ROOT, "roles", "mptcp", "meta", "argument_specs.yml")) as handle:
+        role = yaml.safe_load(handle)["argument_specs"]["main"]["options"]
+    options = yaml.safe_load(mptcp_preflight.DOCUMENTATION)["options"]
+    assert "variable_names" not in options
+    for option, variable in ROLE_VARIABLES.items():
+        assert option in options or option == "namespace", option   # namespace: the doc fragment's
+        assert variable in role, variable
+
+
+def test_the_modules_documentation_says_which_option_is_which_variable():
+    text = " ".join(yaml.safe_load(mptcp_preflight.DOCUMENTATION)["description"])
+    for option, variable in ROLE_VARIABLES.items():
+        assert "O(%s) is C(%s)" % (option, variable) in text, option
+
+
+def test_messages_name_the_role_variables_without_being_told():
+    with pytest.raises(MptcpError, match=r"^mptcp_endpoints\[1\]\.address 'x' is not a valid"):
+        check_endpoints([{"address": "192.0.2.2"}, {"address": "x"}], "runtime", INTERFACES, KERNEL)
+    with pytest.raises(MptcpError, match=r"^mptcp_endpoint_default_flags: also-without-sysctl not possible"):
+        check_default_flags(["also-without-sysctl"], "runtime", KERNEL)
+    with pytest.raises(MptcpError, match=r"^mptcp_endpoints_backend is systemd, but endpoints in a network namespace"):
+        resolve_backend("systemd", "ns1", False)
+    with pytest.raises(MptcpError, match=r"^mptcp_sysctl_file 'x.conf' must be an absolute path"):
+        check_sysctl_file("x.conf")
+    with pytest.raises(MptcpError, match=r"^mptcp_links\[1\]\.interface: interface 'eth9' does not exist"):
+        read_links([{"interface": "link1"}, {"interface": "eth9"}], HOST_ADDRESSES, HOST_INTERFACES)
+    with pytest.raises(MptcpError, match=r"^mptcp_excluded_interfaces\[0\]: interface 'eth9'"):
+        read_links([{"interface": "link1"}], HOST_ADDRESSES, HOST_INTERFACES, ["eth9"])
+    message = conflicts("runtime", nm=CLIENT_NM, kernel=[NM_ENDPOINT], declared=RUNTIME_LINK2, hands_off=False)
+    assert "mptcp_endpoints_backend=runtime and mptcp_nm_hands_off=false" in message["errors"][0]
+
+
+# -- which manager owns the endpoints: the checks beside resolve_backend ---------
+@pytest.mark.parametrize("backend, nm_running, nm_version, systemd_running, message", [
+    ("networkmanager", False, None, True, "mptcp_endpoints_backend is networkmanager but NetworkManager is not "
+                                          "running on this host: start it (systemctl start NetworkManager), or "
+                                          "choose mptcp_endpoints_backend=runtime"),
+    ("networkmanager", True, (1, 38, 2), True, "mptcp_endpoints_backend is networkmanager but NetworkManager 1.38.2 "
+                                               "on this host has no connection.mptcp-flags (it needs 1.40 or newer): "
+                                               "choose mptcp_endpoints_backend=runtime"),
+    ("systemd", False, None, False, "mptcp_endpoints_backend is systemd but this host does not run systemd: "
+                                    "choose mptcp_endpoints_backend=runtime"),
+])
+def test_check_backend_available_refuses(backend, nm_running, nm_version, systemd_running, message):
+    with pytest.raises(MptcpError) as error:
+        check_backend_available(backend, nm_running, nm_version, systemd_running)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize("backend, nm_running, nm_version, systemd_running", [
+    ("networkmanager", True, (1, 40), False),
+    ("networkmanager", True, (1, 42, 4), True),
+    ("systemd", False, None, True),
+    ("runtime", False, None, False),   # netlink needs neither
+])
+def test_check_backend_available_accepts(backend, nm_running, nm_version, systemd_running):
+    assert check_backend_available(backend, nm_running, nm_version, systemd_running) is None
+
+
+class FakeNmcli(object):
+    def __init__(self, profiles, flags):
+        self._profiles, self._flags = profiles, flags
+        self.asked = []
+
+    def profiles(self):
+        return self._profiles
+
+    def mptcp_flags(self, uuid):
+        self.asked.append(uuid)
+        return self._flags[uuid]
+
+
+def test_read_nm_devices_takes_the_active_devices_but_loopback():
+    nmcli = FakeNmcli([
+        {"name": "link1", "uuid": "u1", "type": "ethernet", "device": "link1", "active": True},
+        {"name": "spare", "uuid": "u2", "type": "ethernet", "device": None, "active": False},
+        {"name": "lo", "uuid": "u3", "type": "loopback", "device": "lo", "active": True},
+        {"name": "wifi", "uuid": "u4", "type": "wifi", "device": "wlan0", "active": True},
+    ], {"u1": 0x0, "u4": 0x1})
+    assert read_nm_devices(nmcli, {"link1"}) == [
+        {"interface": "link1", "profile": "link1", "uuid": "u1", "flags": 0x0, "default_route": True},
+        {"interface": "wlan0", "profile": "wifi", "uuid": "u4", "flags": 0x1, "default_route": False}]
+    assert nmcli.asked == ["u1", "u4"]   # inactive profiles and loopback are not read
+
+
+def _process(proc, pid, comm, netns):
+    os.makedirs(os.path.join(proc, pid, "ns"))
+    with open(os.path.join(proc, pid, "comm"), "w") as handle:
+        handle.write(comm + "\n")
+    os.link(netns, os.path.join(proc, pid, "ns", "net"))   # the same inode: the same namespace
+
+
+@pytest.mark.parametrize("processes, has_self, running", [
+    ([("1", "systemd", "own"), ("42", "mptcpd", "own")], True, True),
+    ([("1", "systemd", "own"), ("42", "mptcpd", "other")], True, False),   # another namespace's mptcpd
+    ([("1", "systemd", "own")], True, False),
+    ([("42", "mptcpd", "other")], False, True),   # own namespace unknown: any mptcpd counts
+])
+def test_mptcpd_running_looks_in_this_namespace_only(tmp_path, processes, has_self, running):
+    proc = str(tmp_path / "proc")
+    os.makedirs(proc)
+    namespaces = {}
+    for name in ("own", "other"):
+        namespaces[name] = str(tmp_path / name)
+        open(namespaces[name], "w").close()
+    if has_self:
+        _process(proc, "self", "python3", namespaces["own"])
+    os.makedirs(os.path.join(proc, "sys"))   # not a process
+    for pid, comm, netns in processes:
+        _process(proc, pid, comm, namespaces[netns])
+    assert mptcpd_running(proc) is running
+
+
+def test_declared_endpoints_are_the_given_ones_else_every_address_of_the_links():
+    given = [{"address": "198.51.100.2", "dev": "link2", "flags": ["subflow"]}]
+    links = [{"interface": "link1", "addresses": ["192.0.2.2", "2001:db8:1::2"], "backup": False},
+             {"interface": "link2", "addresses": ["198.51.100.2"], "backup": True}]
+    assert declared_endpoints(given, links, "runtime") == given
+    assert declared_endpoints([], links, "systemd") == [
+        {"address": "192.0.2.2", "dev": "link1"}, {"address": "2001:db8:1::2", "dev": "link1"},
+        {"address": "198.51.100.2", "dev": "link2"}]
+    # one per address, as the kernel backends' (the conflicts only look at the interfaces)
+    assert declared_endpoints([], links, "networkmanager") == [
+        {"interface": "link1"}, {"interface": "link1"}, {"interface": "link2"}]
+    assert declared_endpoints([], [], "runtime") == []
+
+
+def test_endpoint_owners_adds_what_was_found():
+    nm = CLIENT_NM + [nm_device("link3", 0x2 | 0x20 | 0x8)]
+    result = endpoint_owners("runtime", "enabled", nm, False, [NM_ENDPOINT], RUNTIME_LINK2, OWNER)
+    assert result["mptcpd"] is False
+    assert result["nm_interfaces"] == ["link1", "link3"]   # link2: no default route, default flags
+    assert [device["interface"] for device in result["hands_off"]] == ["link1", "link3"]
+    assert endpoint_owners("networkmanager", "disabled", [], True, [], [], OWNER)["mptcpd"] is True
