@@ -21,6 +21,9 @@ from test_bad_inputs import assert_refused_by_name
 
 LAB = "mgr-lab"
 ENABLE = "playbooks/enable.yml"
+# enable.yml (34.2) leaves the paths alone; these tests give it endpoints to
+# manage, through the backend each test names, permanently
+PERMANENT_PATHS = {"mptcp_paths": "permanent"}
 # Debian 12's mptcpd and what it needs beyond the lab image; the lab hosts
 # have no network of their own, so the packages are fetched here with apt
 # (this machine is Debian 12 too) and installed inside with dpkg.
@@ -42,8 +45,10 @@ def profile_flags(lab, host, profile):
 def runtime_vars(lab, host, **more):
     """The runtime backend with one endpoint on the host's link2 (no default route there)."""
     link2 = lab.hostvars(host)["mptcp_lab_interfaces"]["link2"]["address"]
-    return dict({"mptcp_endpoints_backend": "runtime",
-                 "mptcp_endpoints": [{"address": link2, "interface": "link2", "flags": ["subflow"]}]}, **more)
+    result = dict(PERMANENT_PATHS, mptcp_endpoints_backend="runtime",
+                  mptcp_endpoints=[{"address": link2, "interface": "link2", "flags": ["subflow"]}])
+    result.update(more)
+    return result
 
 
 def assert_refused_unchanged(lab, host, extra_vars, expected):
@@ -163,7 +168,7 @@ def test_hand_made_endpoints_warn_where_they_stay_and_go_where_the_set_is_exact(
     link2 = lab.hostvars("server")["mptcp_lab_interfaces"]["link2"]["address"]
     lab.exec("server", ["ip", "mptcp", "endpoint", "add", link2, "id", "7", "signal", "dev", "link2"], check=True)
     # networkmanager never removes kernel endpoints: the hand-made one stays, with a warning
-    nm_vars = {"mptcp_endpoints_backend": "networkmanager",
+    nm_vars = {"mptcp_paths": "permanent", "mptcp_endpoints_backend": "networkmanager",
                "mptcp_endpoints": [{"interface": "link1", "flags": ["signal", "also-without-default-route"]}]}
     result = lab.playbook(ENABLE, extra_vars=nm_vars, limit="server")
     assert result.rc == 0, result.output
@@ -172,7 +177,7 @@ def test_hand_made_endpoints_warn_where_they_stay_and_go_where_the_set_is_exact(
     assert endpoints(lab, "server") == sorted([(link1, "signal"), (link2, "signal")])
     # the runtime backend keeps exactly its set: the hand-made endpoint goes without a word, and
     # NetworkManager, which now makes link1's endpoint, gets its hands off link1
-    runtime = {"mptcp_endpoints_backend": "runtime",
+    runtime = {"mptcp_paths": "permanent", "mptcp_endpoints_backend": "runtime",
                "mptcp_endpoints": [{"address": link1, "interface": "link1", "flags": ["signal"]}]}
     result = lab.playbook(ENABLE, extra_vars=runtime, limit="server")
     assert result.rc == 0, result.output
