@@ -161,7 +161,7 @@ MODULE_FLAGS = [
 
 
 @pytest.mark.parametrize("module, expected", MODULE_FLAGS,
-                         ids=[module.__name__.split(".")[-1] for module, dummy in MODULE_FLAGS])
+                         ids=[module.__name__.rsplit(".", maxsplit=1)[-1] for module, dummy in MODULE_FLAGS])
 def test_module_argument_specs_and_docs_offer_the_tables_flags(module, expected, monkeypatch):
     expected = dict((path, list(flags)) for path, flags in expected.items())
     assert _choices(_argument_spec(module, monkeypatch)) == expected
