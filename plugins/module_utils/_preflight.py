@@ -48,7 +48,9 @@ ROLE_VARIABLES = {
     "endpoints_unit": "mptcp_endpoints_unit",
     "exclusive": "mptcp_endpoints_exclusive",
     "nm_hands_off": "mptcp_nm_hands_off",
+    "paths": "mptcp_paths",
 }
+PATHS = ("permanent", "temporary", "unmanaged")
 # Inside an endpoint, the kernel's dev is the role's (and the module's) interface key.
 ENDPOINT_KEYS = {"dev": "interface"}
 
@@ -232,6 +234,20 @@ def normalize_endpoints(endpoints, backend):
 # mptcpd's systemd unit (Debian, Fedora, upstream) and its process name.
 MPTCPD_UNIT = "mptcp.service"
 MPTCPD_COMMAND = "mptcpd"
+
+
+def paths_backend(paths, backend, names=ROLE_VARIABLES):
+    """The backend a choice of ``paths`` (mptcp_paths) asks for: temporary
+    paths are netlink's alone (a unit or a profile would outlive the next
+    reboot), so another backend named with them is refused. Unmanaged paths
+    keep the named one, only to check the endpoints by its rules."""
+    if paths != "temporary":
+        return backend
+    if paths == "temporary" and backend not in ("auto", "runtime"):
+        raise MptcpError("%s is temporary (netlink only, gone at the next reboot), but %s is %s, which keeps endpoints "
+                         "across reboots: leave %s auto, or make the paths permanent"
+                         % (names["paths"], names["backend"], backend, names["backend"]))
+    return "runtime"
 
 
 def resolve_backend(backend, namespace, nm_running, name=ROLE_VARIABLES["backend"], systemd_running=True, nm_enabled=False):

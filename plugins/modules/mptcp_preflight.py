@@ -45,7 +45,7 @@ description:
     O(sysctls) is C(mptcp_sysctls), O(sysctl_file) is C(mptcp_sysctl_file), O(disabled_interfaces) is
     C(mptcp_nm_disabled_interfaces) (the role adds its C(mptcp_excluded_interfaces) to it, which are checked and
     named first), O(limits_unit) is C(mptcp_limits_unit), O(endpoints_unit) is C(mptcp_endpoints_unit),
-    O(exclusive) is C(mptcp_endpoints_exclusive) and O(nm_hands_off) is C(mptcp_nm_hands_off).
+    O(exclusive) is C(mptcp_endpoints_exclusive), O(nm_hands_off) is C(mptcp_nm_hands_off) and O(paths) is C(mptcp_paths).
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
@@ -107,6 +107,18 @@ options:
     type: str
     choices: [auto, networkmanager, runtime, systemd]
     default: auto
+  paths:
+    description:
+      - What the enabled state does with the paths (endpoints and limits), as the role's C(mptcp_paths) says.
+      - V(permanent) keeps them across reboots through O(backend).
+      - V(temporary) sets them through netlink only, so it takes the V(runtime) backend (O(backend) V(auto) or
+        V(runtime); another is refused), and RV(nm_hands_off) names the devices to keep NetworkManager off for
+        the run's lifetime.
+      - V(unmanaged) checks the input but owns nothing, so neither another manager nor the backend's absence
+        stops the run. RV(endpoints), RV(limits_to_set), RV(links) and RV(nm_hands_off) are empty.
+    type: str
+    choices: [permanent, temporary, unmanaged]
+    default: permanent
   default_flags:
     description:
       - Flags for the endpoints that have no C(flags) key.
@@ -366,6 +378,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
+    PATHS,
     ROLE_VARIABLES as NAMES,
     advice,
     check_backend_available,
@@ -378,6 +391,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     endpoint_owners,
     mptcpd_running,
     normalize_endpoints,
+    paths_backend,
     read_links,
     read_nm_devices,
     resolve_backend,
@@ -465,15 +479,18 @@ class PreflightModule(object):
         if self.params["sysctls"]:
             # only then: a kernel without MPTCP has no net.mptcp keys to list
             check_sysctls(self.params["sysctls"], available_keys(), NAMES["sysctls"], check_values=enabled)
+        paths = self.params["paths"] if enabled else "permanent"
+        unmanaged = paths == "unmanaged"
+        requested_backend = paths_backend(paths, self.params["backend"])
         nm_running = False if namespace else self.networkmanager_running()
         ip = self.module.get_bin_path("ip")
         # what decides where NetworkManager makes endpoints (advice, managers); read once
         default_routes = (default_route_interfaces(self.module.run_command, ip)
                           if nm_running and ip and enabled else set())
         systemd_running = os.path.isdir(SYSTEMD_RUN_DIR)
-        nm_enabled = (not namespace and not nm_running and systemd_running and self.params["backend"] == "auto"
-                      and self.networkmanager_enabled())
-        backend = resolve_backend(self.params["backend"], namespace, nm_running, systemd_running=systemd_running,
+        nm_enabled = (not namespace and not nm_running and systemd_running and requested_backend == "auto"
+                      and not unmanaged and self.networkmanager_enabled())
+        backend = resolve_backend(requested_backend, namespace, nm_running, systemd_running=systemd_running,
                                   nm_enabled=nm_enabled)
         # what needs it: the networkmanager backend, and finding NetworkManager's own endpoints
         nm_version = self.nmcli.version() if nm_running and (enabled or backend == "networkmanager") else None
@@ -489,22 +506,28 @@ class PreflightModule(object):
             check_interfaces(self.params["excluded_interfaces"], interfaces, NAMES["excluded_interfaces"])
             check_interfaces(self.params["disabled_interfaces"], interfaces, NAMES["disabled_interfaces"])
         endpoints = check_endpoints(endpoints, backend, interfaces, kernel, profiles=profiles)
-        links = self.read_links(ip, interfaces) if self.params["links"] and enabled else []
+        links = self.read_links(ip, interfaces) if self.params["links"] and enabled and not unmanaged else []
         limits = dict(self.kernel_limits(), **wanted_limits)
-        check_backend_available(backend, nm_running, nm_version, systemd_running)
+        if not unmanaged:
+            check_backend_available(backend, nm_running, nm_version, systemd_running)
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
         normalized = normalize_endpoints(endpoints, backend)
+        if unmanaged:
+            # checked, but this run makes none of it
+            normalized, wanted_limits = [], {}
         nm_devices = []
-        if enabled and nm_version and nm_version[:2] >= NM_MIN_VERSION:  # no MPTCP handling before 1.40
+        if enabled and not unmanaged and nm_version and nm_version[:2] >= NM_MIN_VERSION:  # no MPTCP handling before 1.40
             nm_devices = read_nm_devices(self.nmcli, default_routes)
-        owners = self.owners(backend, ip, nm_devices, declared_endpoints(normalized, links, backend))
+        owners = (self.owners(backend, ip, nm_devices, declared_endpoints(normalized, links, backend)) if not unmanaged
+                  else {"errors": [], "warnings": [], "nm_interfaces": [], "mptcpd": False, "undeclared": [],
+                        "hands_off": []})
         if owners["errors"]:
             # before the first change: each names the manager to switch off and how
             raise MptcpError("; ".join(owners["errors"]))
         warnings = []
-        if enabled:
+        if enabled and not unmanaged:
             peer_signal_count = sum(signal_count(peer["endpoints"], peer["default_flags"])
                                     for peer in self.params["peers"])
             warnings = advice(endpoints, backend, limits, peer_signal_count, default_routes)
@@ -529,6 +552,7 @@ class PreflightModule(object):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            paths=dict(type="str", choices=list(PATHS), default="permanent"),
             limits=dict(type="dict", default={},
                         options=dict((name, dict(type="int")) for name in LIMIT_NAMES)),
             endpoints=dict(type="list", elements="dict", default=[], options=dict(

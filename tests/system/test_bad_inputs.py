@@ -23,9 +23,10 @@ ENABLE, DISABLE, TEMPORARY, PERMANENT = ("playbooks/%s.yml" % name for name in
 APPS, VERIFY = "playbooks/apps.yml", "playbooks/verify.yml"
 HOSTS = ("server", "client")
 
-# The server's configuration (enable.yml and apps.yml), which the lossless
-# cases repeat in other spellings.
+# The server's configuration (enable.yml, made to manage the paths, and
+# apps.yml), which the lossless cases repeat in other spellings.
 BASELINE = {
+    "mptcp_paths": "permanent",
     "mptcp_limits": {"subflows": 3, "add_addr_accepted": 1},
     "mptcp_endpoints_backend": "networkmanager",
     "mptcp_endpoints": [{"interface": "link2", "flags": ["signal", "subflow", "also-without-default-route"]}],
@@ -136,7 +137,7 @@ BAD = [
     case("temporary-bad-link-address", TEMPORARY,
          {"mptcp_links": [{"interface": "link1", "address": "192.0.2.1"},
                           {"interface": "link2", "address": "198.51.100.300"}]},
-         ["mptcp_endpoints[0].address", "198.51.100.300"], limit="server"),
+         ["mptcp_links[1].address", "198.51.100.300"], limit="server"),
     case("permanent-unknown-link", PERMANENT, {"mptcp_links": [{"interface": "eth9", "address": "192.0.2.2"}]},
          ["mptcp_links[0].interface", "eth9"]),
     case("permanent-link-count-word", PERMANENT, {"mptcp_link_count": "two"}, ["mptcp_link_count", "two"]),
