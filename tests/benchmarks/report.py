@@ -155,7 +155,7 @@ def aggregation_rows(results, misses):
     summary = {}
     for label, entry in results["cases"].items():
         total = sum(entry["rates"].values())
-        for config in ("permanent.yml", "hand-made", "tcp", "hand-made, cubic"):
+        for config in ("permanent.yml", "hand-made", "tcp", "hand-made, cubic", "permanent.yml, cubic"):
             runs = entry.get(config)
             if not runs:
                 continue
@@ -164,7 +164,8 @@ def aggregation_rows(results, misses):
             rates = [r["mbit"] for r in runs]
             efficiency = [r["bytes"] / r["wire_bytes"] for r in runs if r["wire_bytes"]]
             name = {"tcp": "plain TCP, link1 only",
-                    "hand-made, cubic": "(diagnostic) hand-made, congestion control cubic"}.get(config, config)
+                    "hand-made, cubic": "(diagnostic) hand-made, congestion control cubic",
+                    "permanent.yml, cubic": "(diagnostic) permanent.yml, congestion control cubic"}.get(config, config)
             rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
                 label, name, fmt(rates), fmt([r / total for r in rates], 100, 1, "%"),
                 fmt([r / physical for r in rates], 100, 1, "%"), fmt(efficiency, 100, 1, "%"),
@@ -176,9 +177,16 @@ def aggregation_rows(results, misses):
             misses.append("aggregation %s: permanent.yml %.1f%% of the link sum, target >= %.0f%%" % (
                 label, share * 100, target * 100))
         hand = summary.get((label, "hand-made"))
-        if share is not None and hand is not None and abs(share - hand) > 0.02:
-            misses.append("aggregation %s: permanent.yml %.1f%% vs hand-made %.1f%% of the link sum, "
-                          "target within 2 points" % (label, share * 100, hand * 100))
+        slowest = min([r["mbit"] for r in entry.get("hand-made") or []] or [0]) / total
+        if share is not None and hand is not None and share < slowest:
+            # run-to-run noise: hand-made's own spread (its slowest run)
+            misses.append("aggregation %s: permanent.yml %.1f%% vs hand-made %.1f%% (slowest run %.1f%%) of the link "
+                          "sum, target at least hand-made" % (label, share * 100, hand * 100, slowest * 100))
+        tcp = entry.get("tcp")
+        if share is not None and tcp and len(set(entry["rates"].values())) > 1 and share * total < med(
+                [r["mbit"] for r in tcp]):
+            misses.append("aggregation %s: permanent.yml %.2f Mbit/s, slower than plain TCP on link1 (%.2f Mbit/s)"
+                          % (label, share * total, med([r["mbit"] for r in tcp])))
     return rows, summary
 
 
@@ -192,15 +200,20 @@ def failover_rows(results, misses):
         if name == "backup":
             shares = "%s / %s" % (fmt([r.get("backup_share_before") for r in runs], 100, 1, "%"),
                                   fmt([r.get("backup_share_after") for r in runs], 100, 1, "%"))
-        rows.append("| %s | %d of %d | %s | %s | %s | %s | %s | %s |" % (
-            name, sum(r["hash_ok"] for r in runs), len(runs), fmt([r["lost"] for r in runs], digits=0),
+        lost = sum(1 for r in runs if r.get("connection_lost"))
+        rows.append("| %s | %d of %d%s | %s | %s | %s | %s | %s | %s |" % (
+            name, sum(r["hash_ok"] for r in runs), len(runs),
+            " (connection lost in %d: %s)" % (lost, [r["error"] for r in runs if r.get("connection_lost")][0])
+            if lost else "", fmt([r["lost"] for r in runs], digits=0),
             fmt([r["stall"] for r in runs]), fmt([r["stall_from_down"] for r in runs]),
             fmt([r["full_rate_after"] for r in runs]),
             fmt([r.get("returns_after") for r in runs]) if name == "down and up" else "-", shares))
         if any(r["lost"] for r in runs) or not all(r["hash_ok"] for r in runs):
-            misses.append("failover %s: data lost or changed in %d of %d runs" % (
-                name, sum(1 for r in runs if r["lost"] or not r["hash_ok"]), len(runs)))
-        if med([r["stall"] for r in runs]) > 1.0:
+            misses.append("failover %s: data lost or changed in %d of %d runs%s" % (
+                name, sum(1 for r in runs if r["lost"] or not r["hash_ok"]), len(runs),
+                " (the connection died in %d; the remaining runs were left out)" % lost if lost else ""))
+        stalls = [r["stall"] for r in runs if r["stall"] is not None]
+        if stalls and med(stalls) > 1.0:
             misses.append("failover %s: longest stall %s s, target <= 1 s" % (name, fmt([r["stall"] for r in runs])))
     return rows
 
@@ -275,8 +288,10 @@ def write(out, readme=None):
         rows, summary = aggregation_rows(agg, misses)
         lines += ["## 1. Aggregation", "",
                   "One connection from the client to the server's link1 address; a transfer moves what the link "
-                  "sum carries in %.1f s. `permanent.yml` is the collection's seed 34.4 playbook "
-                  "(NetworkManager profiles make the endpoints); hand-made is the seed's `ip mptcp` commands "
+                  "sum carries in %.1f s. `permanent.yml` is the collection's seed 34.4 playbook: the `mptcp` "
+                  "role's plan from the lab inventory's `mptcp_links` (on these NetworkManager 1.42 hosts, without "
+                  "`laminar`: the server `signal` on each link, the client `subflow` on each link and no "
+                  "announcement taken; NetworkManager profiles make the endpoints, docs/plan.md); hand-made is the seed's `ip mptcp` commands "
                   "(34.3: `limits set add_addr_accepted 1` on the client, `endpoint add ... signal` on the server "
                   "for every other link; 34.4's `subflows 3` for three links) on the same hosts in the same run; "
                   "plain TCP uses link1 alone (its share is of the whole link sum, its physical limit that of "
@@ -304,11 +319,12 @@ def write(out, readme=None):
                   "about 0.3% of a 4 s transfer at 10 Mbit/s.", ""]
         if agg.get("congestion_control"):
             lines += ["TCP congestion control on the hosts: `%s` (`net.ipv4.tcp_congestion_control`, which the "
-                      "lab's namespaces take from this machine; the benchmark leaves it). The *diagnostic* row, where "
-                      "there is one, repeats hand-made with `cubic`, the usual kernel default, only to tell how much of "
-                      "the figures is the congestion control's." % agg["congestion_control"], ""]
-        lines += ["Targets: >= 92% of the link sum on 2 x 10, >= 90% on 3 x 10, permanent.yml within 2 points of "
-                  "hand-made; the kernel selftest `simult_flows.sh` accepts about 85%.", ""]
+                      "lab's namespaces take from this machine; the benchmark leaves it). The *diagnostic* rows, where "
+                      "there are, repeat hand-made and permanent.yml with `cubic`, the usual kernel default, only to "
+                      "tell how much of the figures is the congestion control's." % agg["congestion_control"], ""]
+        lines += ["Targets: >= 92% of the link sum on 2 x 10, >= 90% on 3 x 10, permanent.yml at least as good as "
+                  "hand-made (its median not below hand-made's slowest run: the run-to-run noise), and not slower "
+                  "than plain TCP on link1 where the links differ (10 + 3); the kernel selftest `simult_flows.sh` accepts about 85%.", ""]
         if plots["throughput"]:
             lines += ["![throughput per link](%s)" % plots["throughput"], ""]
         for (label, config), share in summary.items():
@@ -327,8 +343,9 @@ def write(out, readme=None):
                       "link1 (the initial subflow, the client's default route) goes down both ends "
                       "(`mptcp-lab link down`) %g s after the start. *down*: it stays down. *down and up*: it "
                       "comes back %g s later (NetworkManager has deactivated its profile after about 5 s, so its "
-                      "endpoints are gone and come back with the profile). *backup*: the client's link2 profile "
-                      "has `backup` too (set with `mptcp_nm_profile`). The stall is the longest time between two "
+                      "endpoints are gone and come back with the profile). *backup*: link2 is marked "
+                      "`backup: true` in both hosts' `mptcp_links` and permanent.yml runs again (the plan puts "
+                      "`backup` on link2's endpoints at both ends; run once more without it afterwards). The stall is the longest time between two "
                       "reads that brought data; full rate means a 0.5 s window with >= 9 Mbit/s on link2's wire; "
                       "data again means 30 kB on link1 after `link up` began." % (params["down_at"], params["down_for"]), ""]
             lines += failover_rows(cases, misses) + [""]
@@ -336,6 +353,10 @@ def write(out, readme=None):
             if plots["failover"]:
                 lines += ["![failover](%s)" % plots["failover"], ""]
             for name, runs in cases.items():
+                if any(r.get("connection_lost") for r in runs):
+                    summary_rows.append("| failover %s | the connection died in %d of %d runs | 0 lost, stall <= 1 s |"
+                                        % (name, sum(1 for r in runs if r.get("connection_lost")), len(runs)))
+                    continue
                 summary_rows.append("| failover %s | %s bytes lost, stall %s s | 0 lost, stall <= 1 s |" % (
                     name, fmt([r["lost"] for r in runs], digits=0), fmt([r["stall"] for r in runs])))
     control = data.get("control", {}).get("results")
@@ -352,8 +373,10 @@ def write(out, readme=None):
         lines += ["`playbooks/permanent.yml` on N fresh nspawn hosts (N/2 server/client pairs, two links each: "
                   "`tests/lab/topologies/hosts-N.yml`), forks 16: the first converge and an idempotent re-run; "
                   "then, on the same hosts, a playbook of plain `ansible.builtin.command` tasks running the seed's "
-                  "34.4 commands (sysctl file, `sysctl -p`, the limits unit, `systemctl enable --now`, "
-                  "`nmcli connection modify` and `nmcli device reapply` per link), twice. Each run boots its own lab.",
+                  "34.4 commands as typed by hand (sysctl file, `sysctl -p`, the limits unit, `systemctl enable "
+                  "--now`, `nmcli connection modify` with the seed's `signal,subflow,also-without-default-route` and "
+                  "`nmcli device reapply` per link): a reference for the cost of commands, not the same "
+                  "configuration as the plan. Each run boots its own lab.",
                   ""] + rows + [""] + (["Growth: " + "; ".join(ratios) + ".", ""] if ratios else []) + [
                       "Targets: the re-run reports changed=0; 16 hosts <= 3x the time of 2.", ""]
         if plots["control"]:
