@@ -50,6 +50,11 @@ Documentation/networking/mptcp.rst, mptcp.dev, mptcp_net-next issues #331,
    it takes; a server's ``subflows`` is the number of joins it accepts. A
    connection is of one family, so the largest need of any family counts;
    the kernel's maximum is 8.
+8. Strict reverse-path filtering (``rp_filter`` 1) on a client link drops
+   the answers to a subflow that leaves through that link toward an address
+   routed through another one (rule 3 and 4's ``subflow`` endpoints): the
+   plan says so, per link (measured: the join fails; loose filtering, 2,
+   works, and so do ``laminar`` subflows).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -241,6 +246,7 @@ def plan(host, peers, topology="auto"):
                         endpoints[address]["flags"].insert(1, "laminar")
                     continue
                 endpoints[address] = _endpoint(address, link, flags, "client: %s" % why)
+        advice.extend(_strict_rp_filter_advice(host, strategy))
     limits = dict((key, min(value, LIMIT_MAX)) for key, (value, reason) in need.items())
     for key, (value, reason) in need.items():
         if value > LIMIT_MAX:
@@ -257,6 +263,22 @@ def plan(host, peers, topology="auto"):
         "paths": paths,
         "advice": advice,
     }
+
+
+def _strict_rp_filter_advice(client, strategy):
+    """Rule 8: a client's ``subflow`` (and ``fullmesh``) endpoints send over a
+    link to a server address the routing table reaches through another link;
+    strict reverse-path filtering (rp_filter 1, the larger of ``all`` and the
+    interface counting; RHEL's default) drops the answers (measured: the join
+    fails, TcpExtIPReversePathFilter counts them; loose, 2, and off, 0, work;
+    laminar subflows toward each link's own announced address pass)."""
+    links = _links_of(client, "ipv4")
+    if strategy not in ("subflow", "fullmesh") or len(links) < 2:
+        return []
+    return ["net.ipv4.conf.%s.rp_filter is 1 (strict): the subflows over %s to a server address routed through "
+            "another link are dropped; set it to 2 (loose), e.g. sysctl -w net.ipv4.conf.all.rp_filter=2 "
+            "net.ipv4.conf.%s.rp_filter=2" % (link["interface"], link["interface"], link["interface"])
+            for link in links if link.get("rp_filter") == 1]
 
 
 def _profiles(host, endpoints):

@@ -213,3 +213,24 @@ def test_given_limits_win_and_a_lower_one_is_advised():
     # only the lower one is advised: a higher limit costs nothing
     assert result["advice"] == ["mptcp_limits.add_addr_accepted=0 is below what the plan needs (1, client: take the "
                                 "1 other ipv4 address(es) server server announces): paths stay unused"]
+
+
+@pytest.mark.parametrize("laminar, rp_filter, advised", [
+    # subflow endpoints (no laminar): strict filtering on link2 drops its join (measured)
+    (False, 1, ["link2"]),
+    (False, 2, []),
+    (False, 0, []),
+    # laminar subflows go to each link's own announced address: strict filtering passes them (measured)
+    (True, 1, []),
+])
+def test_strict_rp_filter_on_a_client_link_is_advised(laminar, rp_filter, advised):
+    server, client = paired(2, laminar=laminar)
+    client["links"][1]["rp_filter"] = rp_filter
+    result = plan(client, [server])
+    lines = [line for line in result["advice"] if "rp_filter" in line]
+    assert [line.split(".")[3] for line in lines] == advised
+    for line in lines:
+        assert "set it to 2 (loose)" in line
+    # the server's answers leave through the link the client's join came in on: never advised there
+    server["links"][1]["rp_filter"] = rp_filter
+    assert not [line for line in plan(server, [client])["advice"] if "rp_filter" in line]
