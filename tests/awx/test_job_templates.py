@@ -5,8 +5,9 @@ ansible-runner: the project checkout in project/, the inventory as a script
 in inventory/hosts, the survey answers in env/extravars (a text field gives
 a string, even for a number), the collections the project requires in
 requirements_collections/ (put on the collections path), and
-`--check` on the command line for a job of type "check". These tests build
-exactly that around playbooks/permanent.yml and playbooks/disable.yml, with
+`--check` on the command line for a job of type "check" and `--limit` for a
+job's Limit. These tests build exactly that around playbooks/permanent.yml,
+playbooks/verify.yml and playbooks/disable.yml, with
 the collection installed from its tarball, run the jobs against two lab
 hosts (tests/lab) with the ansible-core of many execution environments
 (2.16, this venv), and assert on runner's job events and on the hosts'
@@ -104,14 +105,15 @@ def awx(tmp_path_factory):
         lab("down")
 
 
-def run_job(awx, name, playbook, job_type, extravars):
+def run_job(awx, name, playbook, job_type, extravars, limit=None, inventory=None):
     """One job: a fresh private data directory as AWX lays it out, then
-    ansible_runner.run() as AWX calls it. Returns the runner object."""
+    ansible_runner.run() as AWX calls it (a Limit as `--limit`). Returns the
+    runner object."""
     data = awx["base"] / name
     shutil.copytree(str(awx["project"]), str(data / "project"), symlinks=True)
     (data / "inventory").mkdir()
     script = data / "inventory" / "hosts"
-    script.write_text(INVENTORY_SCRIPT % awx["inventory"])
+    script.write_text(INVENTORY_SCRIPT % (inventory or awx["inventory"]))
     script.chmod(0o700)
     shutil.copytree(str(awx["collections"]), str(data / "requirements_collections"))
     (data / "env").mkdir()
@@ -124,8 +126,9 @@ def run_job(awx, name, playbook, job_type, extravars):
     }))
     (data / "env" / "settings").write_text(json.dumps({"job_timeout": 900, "suppress_ansible_output": True}))
     os.environ["PATH"] = BIN + os.pathsep + os.environ["PATH"]  # the EE's ansible-playbook
+    cmdline = (["--check"] if job_type == "check" else []) + (["--limit", limit] if limit else [])
     return ansible_runner.run(private_data_dir=str(data), playbook=playbook, ident=name, quiet=True,
-                              cmdline="--check" if job_type == "check" else None)
+                              cmdline=" ".join(cmdline) or None)
 
 
 def assert_job(job, status):
@@ -222,3 +225,90 @@ def test_a_failing_job_is_reported_per_host(awx):
     (stats,) = [event["event_data"] for event in events if event["event"] == "playbook_on_stats"]
     assert {host: stats["failures"].get(host, 0) for host in HOSTS} == {"server": 1, "client": 1}
     assert {host: host_state(host) for host in HOSTS} == before
+
+
+def with_retired_first_server(inventory):
+    """The job's inventory with a first server the Limit leaves out (a host
+    in maintenance: unreachable, no MPTCP), as an AWX inventory may have."""
+    data = json.loads(inventory)
+    data["mptcp_servers"]["hosts"].insert(0, "retired")
+    data["_meta"]["hostvars"]["retired"] = dict(data["_meta"]["hostvars"]["server"], ansible_host="192.0.2.254",
+                                                ansible_connection="ssh", mptcp_links=[])
+    return json.dumps(data)
+
+
+def host_events(runner, event_name):
+    return [event["event_data"] for event in runner.events if event["event"] == event_name]
+
+
+VERIFY_SURVEY = {"mptcp_verify_size": "4M"}
+
+
+def assert_nothing_ran_before_the_check(runner):
+    """Refused at once: the role's argument validation passed (the variables are
+    well-formed), its input check failed, and no other task ran."""
+    ok_tasks = {event["task"] for event in host_events(runner, "runner_on_ok")}
+    assert all(task.startswith("Validating arguments against arg spec 'main'") for task in ok_tasks), ok_tasks
+    assert [event["task"] for event in host_events(runner, "runner_on_failed")] == ["Check the inputs"]
+
+
+def test_verify_job_template_and_a_limit_without_the_first_server(awx):
+    """verify.yml as a job template after permanent.yml: it proves both links
+    carry a transfer; with an inventory whose first server is out of the job's
+    Limit it verifies the server the Limit leaves; with a Limit that leaves
+    no server it fails at once, naming the variable to set."""
+    job = run_job(awx, "verify-permanent", "playbooks/permanent.yml", "run", {"mptcp_manage_packages": "false"})
+    assert_job(job, "successful")
+    configured = {host: host_state(host) for host in HOSTS}
+    assert all(len(state["endpoints"]) == 2 for state in configured.values()), configured
+    # Links of a real speed: unshaped veths move 4 MiB in milliseconds, before a second subflow can carry a share.
+    for link in ("link1", "link2"):
+        lab("shape", link, "--rate", "20mbit")
+    try:
+        job = run_job(awx, "verify-run", "playbooks/verify.yml", "run", VERIFY_SURVEY)
+        assert_job(job, "successful")
+        summary(job)
+        output = job.stdout.read()
+        assert "MPTCP used every link" in output and "MPTCP client -> server" in " ".join(output.split()), \
+            output[-6000:]
+
+        # The first server of the inventory is left out by the Limit: the job verifies the one it leaves.
+        inventory = with_retired_first_server(awx["inventory"])
+        job = run_job(awx, "verify-limit", "playbooks/verify.yml", "run", VERIFY_SURVEY, limit="server:client",
+                      inventory=inventory)
+        assert_job(job, "successful")
+        summary(job)
+        output = " ".join(job.stdout.read().split())
+        assert "MPTCP used every link" in output and "MPTCP client -> server" in output, output[-6000:]
+        assert not [event for event in job.events if event.get("event_data", {}).get("host") == "retired"]
+
+        # Without the Limit that inventory's first server is the default one, and it has no links: refused
+        # at once, naming the variable; naming the pair instead runs the transfer between them.
+        job = run_job(awx, "verify-retired", "playbooks/verify.yml", "run", VERIFY_SURVEY, inventory=inventory)
+        assert_job(job, "failed")
+        failed = host_events(job, "runner_on_failed")
+        assert failed and all("the server retired has no mptcp_links" in json.dumps(event["res"]) for event in failed)
+        assert_nothing_ran_before_the_check(job)
+        job = run_job(awx, "verify-named-pair", "playbooks/verify.yml", "run",
+                      dict(VERIFY_SURVEY, mptcp_verify_server="server", mptcp_verify_client="client"),
+                      inventory=inventory)
+        assert_job(job, "successful")
+        assert "MPTCP used every link" in job.stdout.read()
+
+        # A Limit that leaves no server: refused at once, naming the variable, nothing run on the client.
+        job = run_job(awx, "verify-no-server", "playbooks/verify.yml", "run", VERIFY_SURVEY, limit="client")
+        assert_job(job, "failed")
+        failed = host_events(job, "runner_on_failed")
+        assert failed and all("set mptcp_verify_server to the inventory name" in json.dumps(event["res"])
+                              for event in failed), failed
+        assert_nothing_ran_before_the_check(job)
+        # A job of type check sends nothing and changes nothing.
+        job = run_job(awx, "verify-check", "playbooks/verify.yml", "check", VERIFY_SURVEY)
+        assert_job(job, "successful")
+        assert all(counts["changed"] == 0 and counts["failed"] == 0 for counts in summary(job).values())
+        assert {host: host_state(host) for host in HOSTS} == configured
+    finally:
+        for link in ("link1", "link2"):
+            lab("shape", link, "--rate", "none")
+        job = run_job(awx, "verify-disable", "playbooks/disable.yml", "run", DISABLE_SURVEY)
+        assert_job(job, "successful")
