@@ -22,10 +22,15 @@ MAX_ENDPOINTS = 8
 MIN_ID, MAX_ID = 1, 255
 
 
-def _key(where, key, labels=None):
+def _key(where, key):
     """How a message names a field: ``endpoints[2].address``, or ``address``."""
-    key = (labels or {}).get(key, key)
     return "%s.%s" % (where, key) if where else key
+
+
+def interface_key(endpoint):
+    """The key that names an endpoint's interface: ``interface`` in a role
+    endpoint, ``dev`` in a module endpoint (docs/development.md, "Endpoints")."""
+    return "interface" if "interface" in endpoint else "dev"
 
 
 def parse_address(value, name="address"):
@@ -49,19 +54,19 @@ def parse_address(value, name="address"):
     return str(ip)
 
 
-def normalize_spec(raw, interfaces, kernel=None, need_address=True, where=None, labels=None, extra_flags=()):
-    """Check one endpoint as the user wrote it and return it in canonical form.
+def normalize_spec(raw, interfaces, kernel=None, need_address=True, where=None, extra_flags=()):
+    """Check one endpoint as the user wrote it, a module endpoint or a role
+    endpoint, and return its endpoint spec (docs/development.md, "Endpoints").
 
     This is the one endpoint normalizer: mptcp_endpoint and, for either
     backend, mptcp_preflight use it. ``interfaces`` maps interface names to
     indexes in the target namespace. Messages name the fields as
-    ``<where>.<key>``, with ``labels`` mapping a key to the caller's word for
-    it (the role says ``interface`` for ``dev``). ``extra_flags`` are accepted
-    beside the kernel's (NetworkManager's own flags) and left out of
-    ``spec["flags"]``."""
+    ``<where>.<key>``, with the keys of ``raw`` (``interface_key``).
+    ``extra_flags`` are accepted beside the kernel's (NetworkManager's own
+    flags) and left out of ``spec["flags"]``."""
     spec = {"address": None, "id": None, "port": 0, "flags": [], "dev": None, "ifindex": 0}
     if raw.get("address") is not None:
-        spec["address"] = parse_address(raw["address"], _key(where, "address", labels))
+        spec["address"] = parse_address(raw["address"], _key(where, "address"))
     elif need_address:
         if where:
             raise MptcpError("%s needs an address" % where)
@@ -71,22 +76,23 @@ def normalize_spec(raw, interfaces, kernel=None, need_address=True, where=None, 
     if endpoint_id is not None:
         if isinstance(endpoint_id, bool) or not isinstance(endpoint_id, int) or not MIN_ID <= endpoint_id <= MAX_ID:
             raise MptcpError("%s %s is out of range: ids go from %d to %d"
-                             % (_key(where, "id", labels) if where else "endpoint id", endpoint_id, MIN_ID, MAX_ID))
+                             % (_key(where, "id") if where else "endpoint id", endpoint_id, MIN_ID, MAX_ID))
         spec["id"] = endpoint_id
 
     port = raw.get("port")
     if port:
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise MptcpError("%s %s is out of range 1..65535" % (_key(where, "port", labels), port))
+            raise MptcpError("%s %s is out of range 1..65535" % (_key(where, "port"), port))
         spec["port"] = port
 
-    dev = raw.get("dev")
+    dev_key = interface_key(raw)
+    dev = raw.get(dev_key)
     if dev is not None and not str(dev).strip() and where:
-        raise MptcpError("%s is empty: name an interface or leave the key out" % _key(where, "dev", labels))
+        raise MptcpError("%s is empty: name an interface or leave the key out" % _key(where, dev_key))
     if dev:
         if dev not in interfaces:
             raise MptcpError("%s %r does not exist here; interfaces: %s"
-                             % (_key(where, "dev", labels) if where else "interface", dev,
+                             % (_key(where, dev_key) if where else "interface", dev,
                                 ", ".join(sorted(interfaces))), interfaces=sorted(interfaces))
         spec["dev"], spec["ifindex"] = dev, interfaces[dev]
 
@@ -95,7 +101,7 @@ def normalize_spec(raw, interfaces, kernel=None, need_address=True, where=None, 
     unknown = [flag for flag in flags if flag not in known]
     if unknown:
         raise MptcpError("%sunknown endpoint flag(s) %s; known flags: %s"
-                         % (_key(where, "flags", labels) + ": " if where else "", ", ".join(map(str, unknown)),
+                         % (_key(where, "flags") + ": " if where else "", ", ".join(map(str, unknown)),
                             ", ".join(known)))
     spec["flags"] = [flag for flag in USER_FLAGS if flag in flags]
     problems = flag_problems(spec["flags"], port=spec["port"], kernel=kernel)

@@ -365,7 +365,7 @@ class EventSocket(ClosesSocket):
 def monitor(source, timeout, until=None, events=None, max_events=None, clock=time.monotonic):
     """Collect events from ``source`` (an EventSocket or anything with the
     same ``receive``) until the time is up, ``until`` matched or
-    ``max_events`` were kept. Returns the module's result; raises
+    ``max_events`` were kept; each event gets its ``line`` (``describe_event``). Returns the module's result; raises
     MptcpError, with the events seen, when ``until`` was not met."""
     started = clock()
     deadline = started + timeout
@@ -380,6 +380,8 @@ def monitor(source, timeout, until=None, events=None, max_events=None, clock=tim
                             "the list is incomplete")
         for event in batch:
             seen += 1
+            # the event as ip mptcp monitor would print it, for the playbooks to show
+            event = dict(event, line=describe_event(event))
             if events is None or event["type"] in events:
                 kept.append(event)
             if until is not None and matches(event, until):

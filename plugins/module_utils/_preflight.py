@@ -51,8 +51,6 @@ ROLE_VARIABLES = {
     "paths": "mptcp_paths",
 }
 PATHS = ("permanent", "temporary", "unmanaged")
-# Inside an endpoint, the kernel's dev is the role's (and the module's) interface key.
-ENDPOINT_KEYS = {"dev": "interface"}
 
 
 def _flag_list(flags):
@@ -97,9 +95,9 @@ def check_default_flags(default_flags, backend, kernel=None, name=ROLE_VARIABLES
 
 
 def check_endpoints(endpoints, backend, interfaces, kernel, name=ROLE_VARIABLES["endpoints"], profiles=None):
-    """Check the endpoints for either backend with the one endpoint normalizer
-    (``_endpoints.normalize_spec``) and return them with their addresses
-    normalized. ``interfaces`` maps (or lists) the interface names of the
+    """Check the role endpoints for either backend with the one endpoint
+    normalizer (``_endpoints.normalize_spec``) and return them, still role
+    endpoints, with their addresses normalized. ``interfaces`` maps (or lists) the interface names of the
     namespace; ``profiles`` lists NetworkManager's profile names (None: not known)."""
     networkmanager = backend == "networkmanager"
     if not networkmanager and len(endpoints) > MAX_ENDPOINTS:
@@ -115,12 +113,12 @@ def check_endpoints(endpoints, backend, interfaces, kernel, name=ROLE_VARIABLES[
         if not networkmanager:
             if endpoint.get("address") is None:
                 raise MptcpError("%s: %s endpoints need an address" % (where, backend))
-        raw = {"address": endpoint.get("address"), "dev": endpoint.get("interface"), "flags": flags}
+        raw = {"address": endpoint.get("address"), "interface": endpoint.get("interface"), "flags": flags}
         if not networkmanager:
             # id and port only exist for kernel endpoints; NetworkManager ignores them
             raw.update(id=endpoint.get("id"), port=endpoint.get("port"))
         spec = normalize_spec(raw, interfaces, kernel=kernel, need_address=not networkmanager, where=where,
-                              labels=ENDPOINT_KEYS, extra_flags=NM_ONLY_FLAGS if networkmanager else ())
+                              extra_flags=NM_ONLY_FLAGS if networkmanager else ())
         if networkmanager:
             targets.add(_check_nm_target(endpoint, where, profiles, targets))
         specs.append(spec)
@@ -214,10 +212,11 @@ def advice(endpoints, backend, limits, peer_signal_count, default_route_interfac
     return warnings
 
 
-def normalize_endpoints(endpoints, backend):
-    """The endpoints (default flags applied) in the form the backend's module
-    takes: mptcp_endpoint's (address, dev, id, port, flags) or
-    mptcp_nm_profile's (interface or profile, flags)."""
+def module_endpoints(endpoints, backend):
+    """The role endpoints (default flags applied) in the form the backend's
+    module takes: module endpoints for mptcp_endpoint (address, dev, id,
+    port, flags), or role endpoints cut to what mptcp_nm_profile takes
+    (interface or profile, flags)."""
     result = []
     for endpoint in endpoints:
         flags = list(endpoint.get("flags") or [])
@@ -236,11 +235,12 @@ MPTCPD_UNIT = "mptcp.service"
 MPTCPD_COMMAND = "mptcpd"
 
 
-def paths_backend(paths, backend, names=ROLE_VARIABLES):
+def paths_backend(paths, backend, names=None):
     """The backend a choice of ``paths`` (mptcp_paths) asks for: temporary
     paths are netlink's alone (a unit or a profile would outlive the next
     reboot), so another backend named with them is refused. Unmanaged paths
     keep the named one, only to check the endpoints by its rules."""
+    names = names or ROLE_VARIABLES
     if paths != "temporary":
         return backend
     if paths == "temporary" and backend not in ("auto", "runtime"):
@@ -326,7 +326,7 @@ def mptcpd_running(proc="/proc"):
 
 def declared_endpoints(normalized, links, backend):
     """What the configuration may declare on the links, for judging the
-    conflicts: the endpoints given (``normalize_endpoints``' form), else
+    conflicts: the endpoints given (``module_endpoints``' form), else
     every address of the links (``read_links``' form) the plan may use."""
     return normalized or [dict(interface=link["interface"]) if backend == "networkmanager"
                           else dict(address=address, dev=link["interface"])

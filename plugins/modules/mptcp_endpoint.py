@@ -26,6 +26,7 @@ author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
   - mptcp.multipath.namespace
+  - mptcp.multipath._endpoint.MODULE
 requirements:
   - pyroute2 >= 0.7 on the managed host
 attributes:
@@ -70,26 +71,6 @@ options:
       - Mutually exclusive with O(address).
     type: list
     elements: dict
-    suboptions:
-      address:
-        description: IPv4 or IPv6 address of the endpoint.
-        type: str
-        required: true
-      dev:
-        description: Interface the endpoint is bound to.
-        type: str
-      id:
-        description: Endpoint id, 1 to 255.
-        type: int
-      port:
-        description: Port to announce with a V(signal) endpoint.
-        type: int
-      flags:
-        description: The endpoint's flags.
-        type: list
-        elements: str
-        choices: [signal, subflow, backup, fullmesh, laminar]
-        default: []
   exclusive:
     description:
       - With O(state=present), remove every endpoint that is not listed, so that the namespace has
@@ -195,13 +176,13 @@ actions:
       endpoint: {id: null, address: 198.51.100.1, port: 0, flags: [signal], dev: enp1s0, ifindex: 3}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import module_endpoint_options, namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
     enter_namespace,
     run_module,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import USER_FLAGS
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
     normalize_spec,
     plan_absent,
@@ -272,31 +253,19 @@ class EndpointModule(object):
 
 
 def main():
-    endpoint_options = dict(
-        address=dict(type="str", required=True),
-        dev=dict(type="str"),
-        id=dict(type="int"),
-        port=dict(type="int"),
-        flags=dict(type="list", elements="str", choices=list(USER_FLAGS), default=[]),
+    argument_spec = module_endpoint_options()
+    argument_spec.update(
+        endpoints=dict(type="list", elements="dict", options=module_endpoint_options(address_required=True)),
+        exclusive=dict(type="bool", default=False),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
     )
-    module = AnsibleModule(
-        argument_spec=dict(
-            address=dict(type="str"),
-            dev=dict(type="str"),
-            id=dict(type="int"),
-            port=dict(type="int"),
-            flags=dict(type="list", elements="str", choices=list(USER_FLAGS), default=[]),
-            endpoints=dict(type="list", elements="dict", options=endpoint_options),
-            exclusive=dict(type="bool", default=False),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            namespace=dict(type="str"),
-        ),
+    module = namespace_argspec(
+        argument_spec,
         mutually_exclusive=[("address", "endpoints"), ("id", "endpoints"), ("dev", "endpoints"),
                             ("port", "endpoints"), ("flags", "endpoints")],
         required_one_of=[("address", "endpoints", "id")],
         required_if=[("state", "present", ("address", "endpoints"), True)],
-        supports_check_mode=True,
-    )
+    ).create_ansible_module(supports_check_mode=True)
     if module.params["exclusive"] and module.params["state"] == "absent":
         module.fail_json(msg="exclusive=true only makes sense with state=present")
     if not HAS_PYROUTE2:

@@ -154,8 +154,9 @@ connections:
        remote_address: 192.0.2.1, remote_port: 12345, token: 63c070d2, subflows: 1, fallback: false}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
     enter_namespace,
     run_module,
@@ -210,13 +211,11 @@ class InfoModule(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = namespace_argspec(
+        dict(
             gather=dict(type="list", elements="str", choices=list(PARTS), default=list(PARTS)),
-            namespace=dict(type="str"),
         ),
-        supports_check_mode=True,
-    )
+    ).create_ansible_module(supports_check_mode=True)
     if any(part in module.params["gather"] for part in NETLINK_PARTS) and not HAS_PYROUTE2:
         module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_IMPORT_ERROR)
     run_module(module, InfoModule(module).run)

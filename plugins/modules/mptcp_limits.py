@@ -78,8 +78,9 @@ previous:
   sample: {subflows: 2, add_addr_accepted: 0}
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import enter_namespace, run_module
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
@@ -112,14 +113,12 @@ class LimitsModule(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = namespace_argspec(
+        dict(
             subflows=dict(type="int"),
             add_addr_accepted=dict(type="int"),
-            namespace=dict(type="str"),
         ),
-        supports_check_mode=True,
-    )
+    ).create_ansible_module(supports_check_mode=True)
     if not HAS_PYROUTE2:
         module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_IMPORT_ERROR)
     run_module(module, LimitsModule(module).run)

@@ -227,11 +227,19 @@ events:
     reset_flags:
       description: MPTCP reset flags of a closed subflow.
       type: int
+    line:
+      description:
+        - The event in one line in the manner of C(ip mptcp monitor), its type in capitals and then each key that is not
+          null (booleans as V(0) or V(1)), for example
+          C(SF_ESTABLISHED token=63c070d2 local_id=2 remote_id=0 saddr=192.0.2.3 daddr=192.0.2.1 sport=53345 dport=12345
+          backup=0 dev=wlp1s0).
+      type: str
   sample:
     - {type: sf_established, timestamp: 1717000000.5, token: 63c070d2, family: ipv4, saddr: 192.0.2.3,
        daddr: 192.0.2.1, sport: 53345, dport: 12345, local_id: 2, remote_id: 0, backup: false, ifindex: 3,
        dev: wlp1s0, server_side: null, error: null, flags: null, deny_join_id0: null, timeout: null,
-       reset_reason: null, reset_flags: null}
+       reset_reason: null, reset_flags: null,
+       line: SF_ESTABLISHED token=63c070d2 local_id=2 remote_id=0 saddr=192.0.2.3 daddr=192.0.2.1 sport=53345 dport=12345 backup=0 dev=wlp1s0}
 matched:
   description: The event that satisfied O(until) (null on failure), with the keys of RV(events).
   returned: when O(until) is given
@@ -249,8 +257,7 @@ stopped:
   sample: until
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
     enter_namespace,
     run_module,
@@ -277,8 +284,8 @@ class MonitorModule(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = namespace_argspec(
+        dict(
             timeout=dict(type="float", default=10),
             until=dict(type="dict", options=dict(
                 event=dict(type="str", required=True, choices=list(EVENT_NAMES)),
@@ -298,10 +305,8 @@ def main():
             )),
             events=dict(type="list", elements="str", choices=list(EVENT_NAMES)),
             max_events=dict(type="int"),
-            namespace=dict(type="str"),
         ),
-        supports_check_mode=True,
-    )
+    ).create_ansible_module(supports_check_mode=True)
     run_module(module, MonitorModule(module).run)
 
 

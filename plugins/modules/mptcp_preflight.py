@@ -50,6 +50,7 @@ author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
   - mptcp.multipath.namespace
+  - mptcp.multipath._endpoint.ROLE
   - mptcp.multipath.attributes.read_only
 options:
   limits:
@@ -74,30 +75,6 @@ options:
     type: list
     elements: dict
     default: []
-    suboptions:
-      address:
-        description: IPv4 or IPv6 address (no zone index such as C(%eth0)).
-        type: str
-      interface:
-        description: Interface of the endpoint; it must exist. With V(networkmanager), its profile gets the flags.
-        type: str
-      profile:
-        description: NetworkManager profile name, instead of O(endpoints[].interface); it must exist.
-        type: str
-      id:
-        description: Endpoint id, 1 to 255 (runtime only).
-        type: int
-      port:
-        description: Port announced by a V(signal) endpoint, 1 to 65535 (runtime only).
-        type: int
-      flags:
-        description:
-          - Endpoint flags. V(also-without-default-route) and V(also-without-sysctl) are NetworkManager's own.
-          - V(signal) and V(fullmesh) cannot be combined; V(fullmesh) needs V(subflow); a port needs V(signal).
-          - Left out, O(default_flags) applies.
-        type: list
-        elements: str
-        choices: [signal, subflow, backup, fullmesh, laminar, also-without-default-route, also-without-sysctl]
   backend:
     description:
       - How endpoints will be made. V(runtime) with M(mptcp.multipath.mptcp_endpoint),
@@ -355,8 +332,7 @@ requirements:
 import os
 import sys
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec, role_endpoint_options
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
     ENDPOINT_FLAGS,
@@ -390,7 +366,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     declared_endpoints,
     endpoint_owners,
     mptcpd_running,
-    normalize_endpoints,
+    module_endpoints,
     paths_backend,
     read_links,
     read_nm_devices,
@@ -513,7 +489,7 @@ class PreflightModule(object):
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
             # installed but too old: installing "the package" again would not help
             raise MptcpError(PYROUTE2_UNSUPPORTED)
-        normalized = normalize_endpoints(endpoints, backend)
+        normalized = module_endpoints(endpoints, backend)
         if unmanaged:
             # checked, but this run makes none of it
             normalized, wanted_limits = [], {}
@@ -550,19 +526,12 @@ class PreflightModule(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = namespace_argspec(
+        dict(
             paths=dict(type="str", choices=list(PATHS), default="permanent"),
             limits=dict(type="dict", default={},
                         options=dict((name, dict(type="int")) for name in LIMIT_NAMES)),
-            endpoints=dict(type="list", elements="dict", default=[], options=dict(
-                address=dict(type="str"),
-                interface=dict(type="str"),
-                profile=dict(type="str"),
-                id=dict(type="int"),
-                port=dict(type="int"),
-                flags=dict(type="list", elements="str", choices=list(ENDPOINT_FLAGS)),
-            )),
+            endpoints=dict(type="list", elements="dict", default=[], options=role_endpoint_options()),
             backend=dict(type="str", choices=["auto", "networkmanager", "runtime", "systemd"], default="auto"),
             default_flags=dict(type="list", elements="str", default=[], choices=list(ENDPOINT_FLAGS)),
             state=dict(type="str", choices=["enabled", "disabled"], default="enabled"),
@@ -577,7 +546,6 @@ def main():
             nm_hands_off=dict(type="bool", default=True),
             limits_unit=dict(type="str"),
             endpoints_unit=dict(type="str"),
-            namespace=dict(type="str"),
             links=dict(type="list", elements="dict", default=[], options=dict(
                 interface=dict(type="str", required=True),
                 address=dict(type="str"),
@@ -587,8 +555,7 @@ def main():
             link_count=dict(type="int"),
             excluded_interfaces=dict(type="list", elements="str", default=[]),
         ),
-        supports_check_mode=True,
-    )
+    ).create_ansible_module(supports_check_mode=True)
     run_module(module, PreflightModule(module).run)
 
 

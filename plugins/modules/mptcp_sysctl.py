@@ -130,8 +130,7 @@ import errno
 import os
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
     MptcpError,
     enter_namespace,
@@ -228,19 +227,17 @@ class SysctlModule(object):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = namespace_argspec(
+        dict(
             name=dict(type="str", required=True, aliases=["key"]),
             value=dict(type="raw"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
             sysctl_file=dict(type="path", default="/etc/sysctl.d/90-enable-MPTCP.conf"),
             runtime=dict(type="bool", default=True),
             persistent=dict(type="bool"),
-            namespace=dict(type="str"),
         ),
         required_if=[("state", "present", ("value",))],
-        supports_check_mode=True,
-    )
+    ).create_ansible_module(supports_check_mode=True)
     run_module(module, SysctlModule(module).run)
 
 

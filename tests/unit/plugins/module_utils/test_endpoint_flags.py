@@ -1,10 +1,14 @@
 import os
 import re
 
+import importlib
+
 import pytest
 import yaml
 
-from ansible_collections.mptcp.multipath.plugins.module_utils import _endpoint_flags
+from ansible.utils.plugin_docs import merge_fragment
+
+from ansible_collections.mptcp.multipath.plugins.module_utils import _argspec, _endpoint_flags
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
     ENDPOINT_FLAGS,
     FLAG_BITS,
@@ -140,13 +144,15 @@ class _Captured(Exception):
 
 
 def _argument_spec(module, monkeypatch):
-    """The argument spec ``module.main()`` gives AnsibleModule."""
+    """The argument spec ``module.main()`` gives AnsibleModule (its own, or _argspec's)."""
     captured = {}
 
     def fake(**kwargs):
         captured.update(kwargs)
         raise _Captured()
-    monkeypatch.setattr(module, "AnsibleModule", fake)
+    for owner in (module, _argspec):
+        if hasattr(owner, "AnsibleModule"):
+            monkeypatch.setattr(owner, "AnsibleModule", fake)
     with pytest.raises(_Captured):
         module.main()
     return captured["argument_spec"]
@@ -165,7 +171,18 @@ MODULE_FLAGS = [
 def test_module_argument_specs_and_docs_offer_the_tables_flags(module, expected, monkeypatch):
     expected = dict((path, list(flags)) for path, flags in expected.items())
     assert _choices(_argument_spec(module, monkeypatch)) == expected
-    assert _choices(yaml.safe_load(module.DOCUMENTATION)["options"]) == expected
+    assert _choices(_documented_options(module)) == expected
+
+
+def _documented_options(module):
+    """The module's options with its collection's doc fragments merged in, as ansible-doc does."""
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    for fragment in doc.get("extends_documentation_fragment", []):
+        name, dummy, variable = fragment[len("mptcp.multipath."):].partition(".")
+        fragments = importlib.import_module("ansible_collections.mptcp.multipath.plugins.doc_fragments." + name)
+        options = yaml.safe_load(getattr(fragments.ModuleDocFragment, (variable or "documentation").upper()))
+        merge_fragment(doc["options"], options.get("options", {}))
+    return doc["options"]
 
 
 def test_role_argument_spec_offers_the_tables_endpoint_flags():

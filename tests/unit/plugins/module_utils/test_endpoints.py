@@ -91,18 +91,21 @@ def test_parse_address_refuses_odd_values_without_an_exception_of_its_own(value)
     ({"address": "192.0.2.1", "id": "5"}, "mptcp_endpoints[1].id 5 is out of range"),
     ({"address": "192.0.2.1", "id": True}, "mptcp_endpoints[1].id True is out of range"),
     ({"address": "192.0.2.1", "port": "80", "flags": ["signal"]}, "mptcp_endpoints[1].port 80 is out of range"),
-    ({"address": "192.0.2.1", "dev": ""}, "mptcp_endpoints[1].interface is empty"),
-    ({"address": "192.0.2.1", "dev": " "}, "mptcp_endpoints[1].interface is empty"),
-    ({"address": "192.0.2.1", "dev": "eth9"}, "mptcp_endpoints[1].interface 'eth9' does not exist here"),
+    ({"address": "192.0.2.1", "interface": ""}, "mptcp_endpoints[1].interface is empty"),
+    ({"address": "192.0.2.1", "interface": " "}, "mptcp_endpoints[1].interface is empty"),
+    ({"address": "192.0.2.1", "interface": "eth9"}, "mptcp_endpoints[1].interface 'eth9' does not exist here"),
+    # a module endpoint names its interface dev
+    ({"address": "192.0.2.1", "dev": " "}, "mptcp_endpoints[1].dev is empty"),
+    ({"address": "192.0.2.1", "dev": "eth9"}, "mptcp_endpoints[1].dev 'eth9' does not exist here"),
     ({"address": "192.0.2.1", "flags": ["sigal"]}, "mptcp_endpoints[1].flags: unknown endpoint flag(s) sigal"),
     ({"address": "192.0.2.1", "flags": [None]}, "mptcp_endpoints[1].flags: unknown endpoint flag(s) None"),
     ({"address": "192.0.2.1", "flags": ["signal", "fullmesh"]}, "mptcp_endpoints[1]: flags signal and fullmesh"),
-    ({"dev": "enp4s0"}, "mptcp_endpoints[1] needs an address"),
+    ({"interface": "enp4s0"}, "mptcp_endpoints[1] needs an address"),
     ({}, "mptcp_endpoints[1] needs an address"),
 ])
-def test_normalize_spec_names_the_field_where_the_caller_says(raw, message):
+def test_normalize_spec_names_the_field_by_the_key_it_was_given(raw, message):
     with pytest.raises(MptcpError) as error:
-        normalize_spec(raw, INTERFACES, kernel=KERNEL, where="mptcp_endpoints[1]", labels={"dev": "interface"})
+        normalize_spec(raw, INTERFACES, kernel=KERNEL, where="mptcp_endpoints[1]")
     assert message in str(error.value)
 
 

@@ -16,9 +16,9 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     declared_endpoints,
     endpoint_owners,
     manager_conflicts,
+    module_endpoints,
     mptcpd_running,
     nm_adds_endpoints,
-    normalize_endpoints,
     read_links,
     read_nm_devices,
     resolve_backend,
@@ -106,12 +106,12 @@ def test_advice_is_quiet_for_a_sound_plan():
     assert advice(endpoints, "networkmanager", {"subflows": 2, "add_addr_accepted": 1}, 1, {"enp4s0f0"}) == []
 
 
-def test_normalize_endpoints_per_backend():
+def test_module_endpoints_per_backend():
     endpoints = [{"interface": "enp4s0f1", "address": "198.51.100.2", "flags": ["subflow"]},
                  {"profile": "wifi", "flags": ["backup"]}]
-    assert normalize_endpoints(endpoints, "networkmanager") == [
+    assert module_endpoints(endpoints, "networkmanager") == [
         {"interface": "enp4s0f1", "flags": ["subflow"]}, {"profile": "wifi", "flags": ["backup"]}]
-    assert normalize_endpoints(endpoints[:1], "runtime") == [
+    assert module_endpoints(endpoints[:1], "runtime") == [
         {"address": "198.51.100.2", "dev": "enp4s0f1", "flags": ["subflow"]}]
 
 
