@@ -15,10 +15,11 @@ description:
     subflow per path. The R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role calls it
     on the controller; the rules and their measurements are in the collection's C(docs/plan.md).
   - Servers with two or more links announce their addresses (V(signal)). Their clients take one announced
-    address per link where they can set V(laminar) (kernel 6.18+, NetworkManager 1.56+). Other clients, and
-    clients of a server with one address, open a subflow from each of their links (V(subflow) with C(dev)) and
-    take no announcements.
-    V(backup) links get V(backup) on both ends. Limits are exact, at most 8.
+    address per link where they can set V(laminar) (kernel 6.18+, NetworkManager 1.56+); other clients have no
+    endpoints and take every announcement, the routing table picking each subflow's source. Clients of a server
+    with one address open a subflow from each of their links (V(subflow) with C(dev)).
+    V(backup) links get V(backup) on the endpoints of both ends (a client without endpoints has the server's).
+    Limits are exact, at most 8.
   - Fails, naming the variable, on a host without a side or links without addresses.
 options:
   _input:
@@ -85,7 +86,7 @@ _value:
       description: Why each limit has its value.
       type: dict
     strategy:
-      description: How this host's subflows come about (V(announce), V(subflow), V(fullmesh), V(single)).
+      description: How this host's subflows come about (V(announce), V(routing), V(subflow), V(fullmesh), V(single)).
       type: str
     paths:
       description: For a client, per server and family, the interfaces that carry one subflow each.

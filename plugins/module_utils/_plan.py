@@ -25,10 +25,14 @@ Documentation/networking/mptcp.rst, mptcp.dev, mptcp_net-next issues #331,
    mistake: each of them also joins the server's first address, so that one
    link carries two subflows (measured: 84% of the link sum instead of 86%,
    and slower than plain TCP on a 10 + 3 Mbit/s pair). A client without
-   ``laminar`` therefore takes no announcements (``add_addr_accepted`` 0)
-   and opens its subflows itself, as in rule 4: over links paired one-to-one
-   that is one subflow per link as well (measured), and it keeps endpoints
-   that follow the links.
+   ``laminar`` has no endpoints and takes the announcements, as the RHEL
+   chapter's 34.3 does by hand: the routing table then picks each subflow's
+   source, which over links paired one-to-one is the link of the announced
+   address (measured: one subflow per link). Its own ``subflow`` endpoints
+   would give one subflow per link too, but all to the server's first
+   address: when that link fails and NetworkManager removes the address,
+   the connection loses every subflow (measured in the failover benchmark);
+   strict ``rp_filter`` drops them as well (rule 8).
 4. A client of a server with one address (topology ``single_homed``: a
    server behind routers, or one interface) opens its subflows itself: one
    ``subflow`` endpoint with ``dev`` on each of its links, so that each
@@ -122,8 +126,11 @@ def client_strategy(client, servers, topology):
         return "routing", ("dual-stack links: the client takes every announcement, of either family, and the "
                            "routing table picks each subflow's source")
     elif not client.get("laminar"):
-        reason = "no laminar here (kernel 6.18+; with NetworkManager, 1.56+), so announcements would add a second " \
-                 "subflow on a link"
+        # measured: subflow endpoints all join the server's first address, so when its link goes (NetworkManager
+        # removes the address) the connection loses every subflow; taking announcements keeps one per address
+        return "routing", ("no laminar here (kernel 6.18+; with NetworkManager, 1.56+): the client has no endpoints, "
+                           "takes the servers' announcements and the routing table picks each subflow's source, so "
+                           "each subflow goes to the server's address on its own link (as the RHEL chapter does by hand)")
     else:
         return "announce", "the servers announce their other addresses; each client link takes one of them (laminar)"
     return "subflow", reason + ": the client opens one subflow from each of its links and takes no announcements"

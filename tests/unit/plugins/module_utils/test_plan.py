@@ -53,9 +53,10 @@ TABLE = [
     }, "the server announces link2's address; the client's laminar endpoint on link2 takes it: one subflow each"),
     ("2-paired-no-laminar", paired(2, laminar=False), {}, {
         "server": (SERVER_TWO, (1, 0), None),
-        "client": ([("10.0.1.2", "link1", ["subflow"]), ("10.0.2.2", "link2", ["subflow"])], (1, 0), "subflow"),
-    }, "no laminar (kernel < 6.18, NetworkManager < 1.56): taking the announcement beside a subflow endpoint "
-       "would put two subflows on link2, so the client opens one per link itself and takes none"),
+        "client": ([], (1, 1), "routing"),
+    }, "no laminar (kernel < 6.18, NetworkManager < 1.56): no client endpoints, the announcement is taken and the "
+       "routing table sends its subflow over link2; subflow endpoints would all join link1's address, and the "
+       "connection would lose every subflow with link1 (measured)"),
     ("3-paired", paired(3), {}, {
         "server": (SERVER_TWO + [("10.0.3.1", "link3", ["signal"])], (2, 0), None),
         "client": ([("10.0.%d.2" % i, "link%d" % i, ["laminar"]) for i in (1, 2, 3)], (2, 2), "announce"),
@@ -138,12 +139,14 @@ def test_plan_table(hosts, options, expected, why):
 def test_without_laminar_the_server_accepts_the_clients_own_subflows():
     server, client = paired(3, laminar=False)
     assert limits(plan(server, [client])) == (2, 0)
-    assert plan(client, [server])["strategy"] == "subflow"
+    assert plan(client, [server])["strategy"] == "routing"
+    assert limits(plan(client, [server])) == (2, 2)
 
 
 def test_backup_link_without_laminar():
     server, client = paired(2, backup=(2,), laminar=False)
-    assert ("10.0.2.2", "link2", ["subflow", "backup"]) in endpoints(plan(client, [server]))
+    # the client has no endpoint to carry it: the server's backup flag marks the subflow to its link2 address
+    assert endpoints(plan(client, [server])) == []
     assert ("10.0.2.1", "link2", ["signal", "backup"]) in endpoints(plan(server, [client]))
 
 
@@ -152,8 +155,7 @@ def test_nm_profiles_disable_links_without_endpoints():
     client["excluded"] = ["mgmt0"]
     result = plan(client, [server])
     assert [(p["interface"], p["flags"]) for p in result["profiles"]] == [
-        ("link1", ["subflow", "also-without-default-route"]), ("link2", ["subflow", "also-without-default-route"]),
-        ("mgmt0", ["disabled"])]
+        ("link1", ["disabled"]), ("link2", ["disabled"]), ("mgmt0", ["disabled"])]
     lone = host("lone", "server", ("eth0", ["192.0.2.1"]))
     assert [(p["interface"], p["flags"]) for p in plan(lone, [client])["profiles"]] == [("eth0", ["disabled"])]
     served = plan(server, [client])
@@ -215,22 +217,25 @@ def test_given_limits_win_and_a_lower_one_is_advised():
                                 "1 other ipv4 address(es) server server announces): paths stay unused"]
 
 
-@pytest.mark.parametrize("laminar, rp_filter, advised", [
-    # subflow endpoints (no laminar): strict filtering on link2 drops its join (measured)
-    (False, 1, ["link2"]),
-    (False, 2, []),
-    (False, 0, []),
+@pytest.mark.parametrize("topology, laminar, rp_filter, advised", [
+    # subflow endpoints (a single-homed server): strict filtering on link2 drops its join (measured)
+    ("single_homed", False, 1, ["link2"]),
+    ("single_homed", True, 1, ["link2"]),
+    ("single_homed", False, 2, []),
+    ("single_homed", False, 0, []),
     # laminar subflows go to each link's own announced address: strict filtering passes them (measured)
-    (True, 1, []),
+    ("paired", True, 1, []),
+    # no endpoints: the routing table picks the source, which the filter accepts
+    ("paired", False, 1, []),
 ])
-def test_strict_rp_filter_on_a_client_link_is_advised(laminar, rp_filter, advised):
+def test_strict_rp_filter_on_a_client_link_is_advised(topology, laminar, rp_filter, advised):
     server, client = paired(2, laminar=laminar)
     client["links"][1]["rp_filter"] = rp_filter
-    result = plan(client, [server])
+    result = plan(client, [server], topology=topology)
     lines = [line for line in result["advice"] if "rp_filter" in line]
     assert [line.split(".")[3] for line in lines] == advised
     for line in lines:
         assert "set it to 2 (loose)" in line
     # the server's answers leave through the link the client's join came in on: never advised there
     server["links"][1]["rp_filter"] = rp_filter
-    assert not [line for line in plan(server, [client])["advice"] if "rp_filter" in line]
+    assert not [line for line in plan(server, [client], topology=topology)["advice"] if "rp_filter" in line]
