@@ -6,7 +6,14 @@ copyright = 'mptcp.multipath contributors'
 title = 'mptcp.multipath: Multipath TCP with Ansible'
 html_short_title = 'mptcp.multipath'
 
-extensions = ['sphinx_antsibull_ext']
+extensions = ['sphinx_antsibull_ext', 'myst_parser']
+# The guides are the collection's Markdown files (docs/*.md, README.md),
+# included by the rst pages of docs/docsite/rst (extra-docs.yml); `make docs`
+# copies them beside the rendered pages. They are sources of those pages
+# only, not pages of their own.
+source_suffix = {'.rst': 'restructuredtext'}
+exclude_patterns = ['collections/README.md', 'collections/mptcp/*.md', 'collections/mptcp/benchmarks/*']
+myst_heading_anchors = 3
 pygments_style = 'ansible'
 highlight_language = 'YAML+Jinja'
 

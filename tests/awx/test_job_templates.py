@@ -265,13 +265,8 @@ def test_verify_job_template_and_a_limit_without_the_first_server(awx):
     for link in ("link1", "link2"):
         lab("shape", link, "--rate", "20mbit")
     try:
-        job = run_job(awx, "verify-run", "playbooks/verify.yml", "run", VERIFY_SURVEY)
-        assert_job(job, "successful")
-        summary(job)
-        output = job.stdout.read()
-        assert "MPTCP used every link" in output and "MPTCP client -> server" in " ".join(output.split()), \
-            output[-6000:]
-
+        # (`make molecule` and the system tests run verify.yml on the whole inventory; each transfer here
+        # costs about 15 s, so only what a job adds: a Limit, the refusals, check mode.)
         # The first server of the inventory is left out by the Limit: the job verifies the one it leaves.
         inventory = with_retired_first_server(awx["inventory"])
         job = run_job(awx, "verify-limit", "playbooks/verify.yml", "run", VERIFY_SURVEY, limit="server:client",

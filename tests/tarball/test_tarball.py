@@ -39,7 +39,8 @@ SCENARIO = "default"
 EXPECTED_TOP = {"CHANGELOG.md", "FILES.json", "LICENSE", "MANIFEST.json", "README.md",
                 "changelogs", "docs", "meta", "playbooks", "plugins", "roles"}
 # Build and test material that must never ship.
-NEVER = re.compile(r"^(tests|extensions|\.ci|\.venv[^/]*|\.build|\.git|Makefile|changelogs/fragments)(/|$)"
+NEVER = re.compile(r"^(tests|extensions|\.ci|\.venv[^/]*|\.build|\.git|Makefile|changelogs/fragments"
+                   r"|docs/development\.md)(/|$)"
                    r"|(^|/)(__pycache__|\.pytest_cache)(/|$)|\.pyc$")
 LAB_PREFIX = os.environ.get("MPTCP_TEST_LAB_PREFIX", "")
 
@@ -80,6 +81,102 @@ def tarball():
     return path
 
 
+# A path a packed document may name: one of the collection's top-level
+# names, then path components (at least one `/`, or a top-level file).
+DOC_PATH = re.compile(r"(?<![\w./-])((?:\.ci|\.build|\.venv[\w-]*|Makefile|galaxy\.yml|tests|extensions|docs|playbooks"
+                      r"|roles|plugins|meta|changelogs)(?:/[\w.-]+)*/?)")
+DOC_LINK = re.compile(r"\]\(([^)\s#]+)")
+# The repository's developer sections: they may name what only a checkout has,
+# and must say so.
+CHECKOUT_SECTION = re.compile(r"<!-- checkout:start -->(.*?)<!-- checkout:end -->", re.S)
+# Packed documents of other parts of the collection that still name a test of
+# the repository (each entry must still be needed: the list only shrinks).
+KNOWN_DANGLING = {
+    "CHANGELOG.md": {"tests/lab"},  # 0.1.0's released notes
+    "roles/mptcp/README.md": {"tests/system/test_link_follow.py"},
+    "docs/plan.md": {"tests/lab/topologies", "tests/system/test_plan_paths.py",
+                     "tests/unit/plugins/module_utils/test_plan.py"},
+    "docs/benchmarks/README.md": {"tests/benchmarks/bench.py", "tests/lab", "tests/lab/topologies/hosts-N.yml"},
+}
+
+
+def dangling_paths(document, text, names):
+    """The paths a packed Markdown document names (in prose, code or links)
+    that the tarball lacks, outside its checkout-only sections; relative
+    paths count from the collection root or from the document's directory."""
+    have = set(names)
+    for name in names:
+        parts = name.split("/")
+        have.update("/".join(parts[:index]) for index in range(1, len(parts)))
+    for section in CHECKOUT_SECTION.findall(text):
+        assert "checkout" in section.lower(), "%s: a checkout section that does not say so" % document
+    text = CHECKOUT_SECTION.sub("", text)
+    assert "checkout:start" not in text and "checkout:end" not in text, "%s: unpaired checkout markers" % document
+    here = os.path.dirname(document)
+    named = set()
+    for match in DOC_PATH.finditer(text):
+        path = match.group(1).rstrip("/.")
+        if "/" in path or path in ("Makefile", ".ci", "galaxy.yml"):
+            named.add(path)
+    for target in DOC_LINK.findall(text):
+        if not re.match(r"[a-z]+:", target):
+            named.add(os.path.normpath(os.path.join(here, target)))
+    return {path for path in named if path not in have and os.path.normpath(os.path.join(here, path)) not in have}
+
+
+def test_packed_documents_name_only_what_the_tarball_has(tarball):
+    """Every Markdown document in the tarball, as a user reads it after
+    `ansible-galaxy collection install`: a path it names outside the
+    sections that say they need a checkout must be in the tarball."""
+    with tarfile.open(tarball) as archive:
+        names = [member.name for member in archive.getmembers()]
+        documents = {name: archive.extractfile(name).read().decode("utf-8")
+                     for name in names if name.endswith(".md")}
+    assert {"README.md", "docs/awx.md", "docs/support.md", "docs/seed-procedures.md"} <= set(documents)
+    # the README's developer section is there, says it needs a checkout, and keeps `make demo` and `make test`
+    (developer,) = CHECKOUT_SECTION.findall(documents["README.md"])
+    assert "needs a checkout" in developer and "make demo" in developer and "make test" in developer
+    found = {document: dangling_paths(document, text, names) for document, text in documents.items()}
+    found = {document: paths for document, paths in found.items() if paths}
+    unexpected = {document: sorted(paths - KNOWN_DANGLING.get(document, set())) for document, paths in found.items()}
+    assert {document: paths for document, paths in unexpected.items() if paths} == {}
+    assert {document: sorted(paths - found.get(document, set())) for document, paths in KNOWN_DANGLING.items()
+            if paths - found.get(document, set())} == {}, "no longer dangling: drop from KNOWN_DANGLING"
+
+
+def test_the_supported_core_range_is_stated_once(tarball):
+    """meta/runtime.yml, the README's table (the same in docs/support.md),
+    docs/awx.md and the EE definition say the same range, and the Makefile
+    tests every version of it."""
+    with tarfile.open(tarball) as archive:
+        def read(name):
+            return archive.extractfile(name).read().decode("utf-8")
+        runtime = yaml.safe_load(read("meta/runtime.yml"))
+        readme, support, awx = read("README.md"), read("docs/support.md"), read("docs/awx.md")
+        ee = yaml.safe_load(read("docs/execution-environment.yml"))
+    with open(os.path.join(ROOT, "Makefile")) as handle:
+        tested = re.search(r"^CORE_VERSIONS := (.*)$", handle.read(), re.M).group(1).split()
+    oldest, newest = tested[0], tested[-1]
+    assert runtime["requires_ansible"] == ">=%s.0" % oldest
+    table = re.search(r"<!-- core-versions:start -->.*?<!-- core-versions:end -->", readme, re.S).group(0)
+    assert table in support
+    rows = re.findall(r"^\| (2\.\d+) \| (3\.\d+) - (3\.\d+) \| (3\.\d+) - (3\.\d+) \|", table, re.M)
+    assert [row[0] for row in rows] == tested
+    statement = "ansible-core %s to %s" % (oldest, newest)
+    for text in (readme, support, awx):
+        assert statement in text
+    # the EE: the part of the range that runs on its Python, each version tested on that Python
+    python = ee["dependencies"]["python_interpreter"]["package_system"].replace("python", "")
+    pin = re.match(r"ansible-core>=%s\.0,<(2\.\d+)$" % re.escape(oldest),
+                   ee["dependencies"]["ansible_core"]["package_pip"])
+    assert pin, ee["dependencies"]["ansible_core"]
+
+    def version(text):
+        return tuple(map(int, text.split(".")))
+    in_ee = [row for row in rows if version(row[0]) < version(pin.group(1))]
+    assert in_ee and all(version(row[1]) <= version(python) <= version(row[2]) for row in in_ee), (python, in_ee)
+
+
 def test_tarball_holds_what_users_need_and_nothing_else(tarball):
     with open(os.path.join(ROOT, "galaxy.yml")) as handle:
         galaxy = yaml.safe_load(handle)
@@ -90,7 +187,7 @@ def test_tarball_holds_what_users_need_and_nothing_else(tarball):
     assert {name.split("/")[0] for name in names} == EXPECTED_TOP
     assert [name for name in names if NEVER.search(name)] == []
     for needed in ("meta/runtime.yml", "meta/execution-environment.yml", "changelogs/changelog.yaml",
-                   "docs/awx.md", "playbooks/permanent.yml", "playbooks/disable.yml",
+                   "docs/awx.md", "docs/support.md", "docs/docsite/extra-docs.yml", "playbooks/permanent.yml", "playbooks/disable.yml",
                    "roles/mptcp/meta/argument_specs.yml", "plugins/modules/mptcp_endpoint.py"):
         assert needed in names, needed
     info = manifest["collection_info"]
