@@ -1,4 +1,6 @@
 import ast
+import io
+import json
 import os
 
 import pytest
@@ -21,6 +23,71 @@ def test_a_set_that_cannot_be_read_is_one_line_and_exit_1(tmp_path, capsys, monk
     config.write_text("endpoint 192.0.2.2 - - - subflow\n")  # the old line format, not JSON
     assert main(["check", str(config)]) == 1
     assert capsys.readouterr().err.startswith("mptcp-endpoints: ")
+
+
+class FakeKernel(object):
+    """MptcpNetlink with one endpoint nobody declared; records what is applied."""
+
+    def __init__(self):
+        self.applied = []
+
+    def __call__(self):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return None
+
+    @staticmethod
+    def endpoints():
+        return [{"id": 5, "address": "198.51.100.9", "port": 0, "flags": ["signal"], "dev": None, "ifindex": 0}]
+
+    def apply(self, actions):
+        self.applied.extend(actions)
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A host with eth1 (index 3) holding 192.0.2.2, and a declared set of
+    two endpoints, one on an address no interface has."""
+    kernel = FakeKernel()
+    monkeypatch.setattr(_endpoint_unit, "LOCK", str(tmp_path / "lock"))
+    monkeypatch.setattr(_endpoint_unit, "MptcpNetlink", kernel)
+    monkeypatch.setattr(_endpoint_unit, "interface_indexes", lambda: {"eth1": 3})
+    monkeypatch.setattr(_endpoint_unit, "usable_addresses", lambda: {"192.0.2.2": ["eth1"]})
+    config = tmp_path / "endpoints.conf"
+    config.write_text(json.dumps({"exclusive": True, "endpoints": [
+        {"address": "192.0.2.2", "dev": "eth1", "flags": ["subflow"]},
+        {"address": "203.0.113.7", "flags": ["subflow"]}]}))
+    return kernel, str(config)
+
+
+LINES = "ip mptcp endpoint delete id 5\nip mptcp endpoint add 192.0.2.2 subflow dev eth1\n"
+
+
+def test_check_makes_no_change(host):
+    kernel, config = host
+    assert main(["check", config]) == 0
+    assert kernel.applied == []
+
+
+def test_a_dry_run_prints_the_changes_it_would_make(host):
+    kernel, config = host
+    out = io.StringIO()
+    _endpoint_unit.sync(config, dry_run=True, out=out)
+    assert out.getvalue() == LINES
+    assert kernel.applied == []
+
+
+def test_sync_applies_each_change_it_prints(host):
+    kernel, config = host
+    out = io.StringIO()
+    _endpoint_unit.sync(config, out=out)
+    assert out.getvalue() == LINES
+    assert [(action["action"], action["endpoint"]["address"]) for action in kernel.applied] == [
+        ("delete", "198.51.100.9"), ("add", "192.0.2.2")]
 
 
 @pytest.mark.parametrize("program, tasks_file, task_name", [
