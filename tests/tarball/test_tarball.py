@@ -1,21 +1,24 @@
 """The artifact users install, tested as they get it (make tarball).
 
 `ansible-galaxy collection build` makes the tarball, the oldest supported
-ansible-core installs it offline into a fresh collections path, and the
-molecule `default` scenario runs against that installed copy: with molecule
-itself on the newest ansible-core (converge with playbooks/permanent.yml,
-verify), and with the oldest ansible-core, which molecule no longer
+ansible-core installs it offline into a fresh collections path; its
+documents name only files it has and state one supported range. Then, on
+lab hosts and from installed copies only: every command the packed README
+shows a user, as written, with the newest ansible-core (2.21); and the
+molecule `default` scenario with the oldest, which molecule no longer
 supports, by running the scenario's own playbooks in molecule's order
 (`check_scenario`: create, converge, idempotence, verify, cleanup with
-playbooks/disable.yml, destroy). The scenario files come from the checkout;
-everything under `mptcp.multipath` (modules, roles, playbooks) comes from
-the install directory, which is the only place Ansible can find the
-collection.
+playbooks/disable.yml, destroy; `make molecule` runs every scenario with
+molecule itself from the checkout). The scenario files come from the
+checkout; everything under `mptcp.multipath` (modules, roles, playbooks)
+comes from the install directory, which is the only place Ansible can find
+the collection.
 """
 
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -29,7 +32,7 @@ DIST = os.path.join(WORK, "dist")
 INSTALLED = os.path.join(WORK, "collections")
 INSTALLED_COLLECTION = os.path.join(INSTALLED, "ansible_collections", "mptcp", "multipath")
 CORE = os.path.join(ROOT, ".venv-core")
-OLDEST, NEWEST = "2.15", "2.19"
+OLDEST, NEWEST = "2.15", "2.21"
 MAIN_BIN = os.path.join(ROOT, ".venv", "bin")
 # community.docker (the lab's nsenter connection) ships in the test venv's `ansible` package.
 COMMUNITY = next(os.path.join(ROOT, ".venv", "lib", name, "site-packages")
@@ -299,23 +302,64 @@ def test_default_scenario_from_the_installed_copy_oldest_core(tarball):
     check_scenario(project_dir("project-" + OLDEST), OLDEST, LAB_PREFIX + "tarball-" + OLDEST.replace(".", ""))
 
 
-def test_default_scenario_from_the_installed_copy_with_molecule(tarball):
-    """converge and verify (`make molecule` runs the whole sequence, reboots
-    included, from the checkout)."""
-    project = project_dir("project-" + NEWEST)
-    env = installed_env(MPTCP_LAB_NAME=LAB_PREFIX + "tarball-" + NEWEST.replace(".", ""),
-                        PATH=MAIN_BIN + os.pathsep + os.environ["PATH"])
-    env.pop("ANSIBLE_COLLECTIONS_PATH")  # molecule.yml sets it: the project's .build/collections
+def readme_commands(readme):
+    """The commands of the packed README's user part (before its checkout
+    section), in order: each line of its `sh` blocks, as argv."""
+    user_part = readme.split("<!-- checkout:start -->", 1)[0]
+    return [shlex.split(line, comments=True)
+            for block in re.findall(r"^```sh\n(.*?)^```", user_part, re.M | re.S)
+            for line in block.splitlines() if line.strip()]
 
-    def molecule(command):
-        result = subprocess.run([os.path.join(MAIN_BIN, "molecule"), command, "-s", SCENARIO], cwd=project,
-                                env=env, capture_output=True, text=True, check=False)
-        assert result.returncode == 0, "molecule %s:\n%s\n%s" % (command, result.stdout[-20000:],
-                                                                 result.stderr[-10000:])
-        return result
 
+def test_the_readmes_commands_from_the_installed_copy_with_the_newest_core(tarball, tmp_path):
+    """Every command the packed README shows a user, run as it is written
+    with the newest ansible-core, against two lab hosts as `my-inventory`:
+    install the tarball into an empty collections path, permanent.yml by its
+    FQCN, the same with --check --diff (nothing left to change), the ad hoc
+    mptcp_info checks, verify.yml, disable.yml. The one command left out
+    installs from a Galaxy server, which this machine cannot reach."""
+    with tarfile.open(tarball) as archive:
+        commands = readme_commands(archive.extractfile("README.md").read().decode("utf-8"))
+    name = os.path.basename(tarball)
+    assert commands[0] == ["ansible-galaxy", "collection", "install", name], commands
+    assert ["ansible-galaxy", "collection", "install", "mptcp.multipath"] in commands
+    commands = [command for command in commands if command[-1] != "mptcp.multipath"]
+    playbooks = [command[-1] for command in commands if command[0] == "ansible-playbook" and "--check" not in command]
+    assert playbooks == ["mptcp.multipath.permanent", "mptcp.multipath.verify", "mptcp.multipath.disable"], commands
+
+    lab_name = LAB_PREFIX + "tarball-readme"
+    lab_tool = [os.path.join(MAIN_BIN, "python"), os.path.join(ROOT, "tests", "lab", "mptcp-lab"), "--lab", lab_name]
+    shutil.copy(tarball, str(tmp_path / name))
+    collections = tmp_path / "collections"
+    env = installed_env()
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(collections) + os.pathsep + COMMUNITY  # empty: the install fills it
+    subprocess.run(lab_tool + ["down"], capture_output=True, check=False)
+    run(lab_tool + ["up", "--topology", "two-links"])
     try:
-        molecule("converge")  # create, then converge
-        molecule("verify")
+        (tmp_path / "my-inventory").mkdir()
+        (tmp_path / "my-inventory" / "hosts.yml").write_text(run(lab_tool + ["inventory"]).stdout)
+        outputs = []
+        for command in commands:
+            if command[-1] == "mptcp.multipath.verify":
+                # links of one real speed: unshaped veths outrun the scheduler's need for a second path
+                for link in ("link1", "link2"):
+                    run(lab_tool + ["shape", link, "--rate", "20mbit"])
+            extra = ["-e", "mptcp_manage_packages=false"] if command[0] == "ansible-playbook" else []  # no mirror
+            result = run([core_bin(NEWEST, command[0])] + command[1:] + extra, env=env, cwd=str(tmp_path))
+            outputs.append((command, result.stdout))
+        assert (collections / "ansible_collections" / "mptcp" / "multipath" / "MANIFEST.json").is_file()
+        text = {" ".join(command[:2] + command[-1:]): " ".join(stdout.split()) for command, stdout in outputs}
+        first, again = (recap(stdout) for command, stdout in outputs if command[-1] == "mptcp.multipath.permanent"
+                        or "--check" in command)
+        assert all(first[host]["changed"] > 0 for host in ("server", "client")), first
+        assert all(again[host]["changed"] == 0 for host in ("server", "client")), again
+        assert '"limits": {' in text["ansible mptcp_clients gather=limits,endpoints"]
+        assert "MPTCP used every link" in text["ansible-playbook -i mptcp.multipath.verify"]
+        assert all(counts["failed"] == 0 for counts in recap(outputs[-1][1]).values())
+        after = run([core_bin(NEWEST, "ansible"), "all", "-i", "my-inventory", "-m", "mptcp.multipath.mptcp_info",
+                     "-a", "gather=sysctls"], env=env, cwd=str(tmp_path)).stdout
+        assert after.count('"enabled": false') == 2, after
     finally:
-        molecule("destroy")
+        for link in ("link1", "link2"):
+            subprocess.run(lab_tool + ["shape", link, "--rate", "none"], capture_output=True, check=False)
+        run(lab_tool + ["down"])
