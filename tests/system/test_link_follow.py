@@ -1,5 +1,6 @@
 """Endpoints that follow the links (issue 10, item 3), for every persistent
-backend: NetworkManager (playbooks/permanent.yml on NetworkManager hosts)
+backend: NetworkManager (playbooks/permanent.yml on NetworkManager hosts,
+with the intent's fullmesh topology, so that the client has endpoints too)
 and systemd (the role's unit, on hosts whose addresses come from
 systemd-networkd). Each event happens under a long paced MPTCP transfer
 client -> server; the data must arrive intact (sha256 end to end) and the
@@ -52,7 +53,9 @@ SYSTEMD_PLAYBOOK = "tests/system/playbooks/follow_systemd.yml"
 
 BACKENDS = {
     # backend: (lab name, topology, playbook, extra vars)
-    "networkmanager": ("nd-follow-nm", "two-links", PERMANENT, None),
+    # The plan's default client on these NetworkManager 1.42 hosts has no endpoints (it takes the server's
+    # announcements); the fullmesh topology gives both hosts an endpoint for every address of their profiles.
+    "networkmanager": ("nd-follow-nm", "two-links", PERMANENT, {"mptcp_topology": "fullmesh"}),
     "systemd": ("nd-follow", "two-links-networkd", SYSTEMD_PLAYBOOK, {"follow_later": [LATER]}),
 }
 note, print_report = findings("FOLLOW", "link-follow findings")
