@@ -300,12 +300,14 @@ python:
 links:
   description:
     - O(links) with this host's addresses (what the role's plan takes), each with C(interface), C(addresses)
-      (the ones given, else every address of the interface that can be an endpoint, in the kernel's order) and
-      C(backup). Empty without O(links) or with O(state=disabled).
+      (the ones given, else every address of the interface that can be an endpoint, in the kernel's order),
+      C(backup) and C(rp_filter) (the interface's IPv4 reverse-path filter as the kernel applies it, the larger of
+      C(net.ipv4.conf.all.rp_filter) and the interface's own; null where it cannot be read). Empty without
+      O(links) or with O(state=disabled).
   returned: always
   type: list
   elements: dict
-  sample: [{interface: link1, addresses: [192.0.2.1, "2001:db8:1::1"], backup: false}]
+  sample: [{interface: link1, addresses: [192.0.2.1, "2001:db8:1::1"], backup: false, rp_filter: 2}]
 laminar:
   description:
     - Whether endpoints can have the C(laminar) flag here, that is the kernel is 6.18 or newer and the backend can set
@@ -432,8 +434,25 @@ class PreflightModule(object):
         if count is not None and not 1 <= count <= len(links):
             raise MptcpError("%s must be a whole number from 1 to %d (the links in %s), not %s"
                              % (NAMES["link_count"], len(links), NAMES["links"], count))
-        return read_links(links[:count], link_addresses(self.module.run_command, ip), interfaces,
-                          self.params["excluded_interfaces"])
+        result = read_links(links[:count], link_addresses(self.module.run_command, ip), interfaces,
+                            self.params["excluded_interfaces"])
+        for link in result:
+            # the plan advises where strict filtering would drop a link's subflows
+            link["rp_filter"] = self.rp_filter(link["interface"])
+        return result
+
+    @staticmethod
+    def rp_filter(interface):
+        """The IPv4 reverse-path filter the kernel applies on ``interface``:
+        the larger of ``all`` and the interface's own; None if unreadable."""
+        values = []
+        for name in ("all", interface):
+            try:
+                with open("/proc/sys/net/ipv4/conf/%s/rp_filter" % name) as handle:
+                    values.append(int(handle.read().strip()))
+            except (IOError, OSError, ValueError):
+                return None
+        return max(values)
 
     def owners(self, backend, ip, nm_devices, declared):
         """The other endpoint managers, and what fights ``backend`` (see _preflight.manager_conflicts)."""

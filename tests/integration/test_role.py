@@ -81,6 +81,22 @@ def test_advice_when_a_given_limit_refuses_the_servers_announcement(lab, interpr
     assert "is below what the plan needs" not in sound.stdout + sound.stderr
 
 
+def test_strict_reverse_path_filtering_on_a_client_link_is_advised(lab, interpreter, tmp_path):
+    """The plan reads each link's rp_filter on the host (rule 8): strict filtering on a link that carries
+    subflow endpoints (a single-homed plan here) is named with the sysctl to set; loose filtering is not."""
+    inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
+    single_homed = ("-e", '{"mptcp_topology": "single_homed"}')
+    lab.exec(lab.client, ["sysctl", "-qw", "net.ipv4.conf.enp4s0f1.rp_filter=1"])
+    strict = run_playbook(playbook("temporary.yml"), inventory, "--check", *single_homed)
+    output = " ".join(strict.stdout.split())
+    assert ("net.ipv4.conf.enp4s0f1.rp_filter is 1 (strict): the subflows over enp4s0f1 to a server address routed "
+            "through another link are dropped; set it to 2 (loose)") in output
+    assert "net.ipv4.conf.enp4s0f0.rp_filter is 1" not in output
+    lab.exec(lab.client, ["sysctl", "-qw", "net.ipv4.conf.enp4s0f1.rp_filter=2"])
+    loose = run_playbook(playbook("temporary.yml"), inventory, "--check", *single_homed)
+    assert "rp_filter is 1" not in loose.stdout
+
+
 def test_verify_role_proves_both_links_carry_the_transfer(interpreter, tmp_path):
     with NetnsPair(prefix="mptcp-vf", links=2, rate="20mbit") as lab:
         inventory = lab.inventory(str(tmp_path / "inventory.json"), interpreter)
