@@ -15,13 +15,12 @@ sync|check|watch CONFIG`` with PYTHONPATH naming that copy."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import fcntl
 import json
-import os
 import select
-import subprocess
+import socket
 import sys
-import time
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import ip_command, plan_sync
@@ -52,25 +51,69 @@ def sync(config, dry_run=False, out=sys.stdout):
     out.flush()
 
 
-def watch(config):
-    """sync at every event ``ip monitor link address`` reports; the events of
-    one burst (a link going down drops several addresses) make one sync."""
-    monitor = subprocess.Popen(["ip", "-o", "monitor", "link", "address"], stdout=subprocess.PIPE)
-    events = monitor.stdout.fileno()
-    time.sleep(1)  # what changed between the unit's first sync and the monitor's start
+# The rtnetlink multicast groups of `ip monitor link address`
+# (linux/rtnetlink.h): link state, IPv4 and IPv6 addresses.
+RTMGRP_LINK = 0x1
+RTMGRP_IPV4_IFADDR = 0x10
+RTMGRP_IPV6_IFADDR = 0x100
+# How long the events of one burst (a link going down drops several
+# addresses) may be apart and still make one sync.
+QUIET = 0.2
+
+
+def subscribe():
+    """A netlink socket that receives the kernel's link and address events.
+    A plain socket: only "something changed" matters (sync reads the state
+    itself), and pyroute2 0.9's IPRoute reads several events ahead into its
+    own queue, where a select() on its socket no longer sees them."""
+    events = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+    events.bind((0, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR))
+    return events
+
+
+def _event(events, timeout=None):
+    """Wait up to ``timeout`` seconds (None: for ever) for an event and take
+    it: True when one came, False when none did, None when the socket ended."""
+    if not select.select([events], [], [], timeout)[0]:
+        return False
+    try:
+        return bool(events.recv(65536)) or None
+    except OSError as exc:
+        if exc.errno != errno.ENOBUFS:
+            raise
+        # the socket's buffer overflowed: events were lost, the sync covers them
+        sys.stderr.write("mptcp-endpoints: link and address events lost (%s), syncing\n" % exc)
+        return True
+
+
+def _next_burst(events):
+    """Wait for the next event and take the rest of its burst: False when
+    the events ended or cannot be read (said on stderr)."""
+    try:
+        if not _event(events):
+            return False
+        while _event(events, QUIET):
+            pass
+        return True
+    except OSError as exc:
+        sys.stderr.write("mptcp-endpoints: link and address events: %s\n" % exc)
+        return False
+
+
+def watch(config, events=None):
+    """sync now and after every burst of link or address events. Returns 1
+    (systemd restarts the unit) when the events end."""
+    events = events or subscribe()  # before the first sync: no change slips between them
     try:
         while True:
             try:
                 sync(config)
             except MptcpError as exc:  # the next event tries again
                 sys.stderr.write("mptcp-endpoints: %s\n" % exc)
-            if not os.read(events, 65536):
-                return 1  # ip monitor ended: systemd restarts the unit
-            while select.select([events], [], [], 0.2)[0] and os.read(events, 65536):
-                pass
+            if not _next_burst(events):
+                return 1
     finally:
-        monitor.kill()
-        monitor.wait()
+        events.close()
 
 
 def main(argv):

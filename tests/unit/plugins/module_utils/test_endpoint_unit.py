@@ -1,12 +1,17 @@
 import ast
+import errno
 import io
 import json
 import os
+import socket
+import threading
+import time
 
 import pytest
 import yaml
 
 from ansible_collections.mptcp.multipath.plugins.module_utils import _endpoint_unit
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_unit import main
 
 
@@ -116,3 +121,127 @@ def test_the_roles_copy_every_module_utils_their_program_imports(program, tasks_
     tasks += [inner for task in tasks for inner in task.get("block", [])]
     copied = [task["loop"] for task in tasks if task["name"] == task_name]
     assert copied and set(copied[0]) == needed
+
+
+def test_the_events_are_the_kernels_link_and_address_groups():
+    """The groups `ip monitor link address` joins: RTMGRP_LINK,
+    RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR (no privilege needed to listen)."""
+    events = _endpoint_unit.subscribe()
+    try:
+        assert events.family == socket.AF_NETLINK
+        assert events.proto == socket.NETLINK_ROUTE
+        assert events.getsockname()[1] == 0x1 | 0x10 | 0x100
+    finally:
+        events.close()
+
+
+class Watched(object):
+    """watch() on one end of a socket pair instead of the kernel's events:
+    each call of sync runs the next step, which sends events (one datagram
+    each) on the other end, or closes it (the events end)."""
+
+    def __init__(self, monkeypatch, steps):
+        self.events, self.kernel = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.steps = list(steps)
+        self.syncs = 0
+        monkeypatch.setattr(_endpoint_unit, "sync", self.sync)
+
+    def sync(self, config):
+        assert config == "/etc/mptcp-endpoints.conf"
+        self.syncs += 1
+        self.steps.pop(0)(self)
+
+    def send(self, count=1):
+        for number in range(count):
+            self.kernel.send(b"RTM_NEWADDR %d" % number)
+
+    def end(self):
+        self.kernel.close()
+
+    def watch(self):
+        return _endpoint_unit.watch("/etc/mptcp-endpoints.conf", self.events)
+
+
+def test_watch_syncs_once_per_burst_and_exits_1_when_the_events_end(monkeypatch, capsys):
+    watched = Watched(monkeypatch, [lambda w: w.send(3), lambda w: w.send(1), Watched.end])
+    assert watched.watch() == 1
+    assert watched.syncs == 3  # at the start, after the burst of three, after the single event
+    assert watched.events.fileno() == -1  # closed
+    assert capsys.readouterr().err == ""
+
+
+def test_events_closer_than_the_quiet_time_make_one_sync(monkeypatch):
+    monkeypatch.setattr(_endpoint_unit, "QUIET", 1.0)
+
+    def trickle(watched):
+        watched.send()
+        time.sleep(0.1)  # well within QUIET: the same burst
+        watched.send()
+
+    watched = Watched(monkeypatch, [lambda w: threading.Thread(target=trickle, args=(w,)).start(), Watched.end])
+    assert watched.watch() == 1
+    assert watched.syncs == 2
+
+
+def test_a_refused_sync_is_one_line_and_the_next_event_tries_again(monkeypatch, capsys):
+    def refused(watched):
+        watched.send()
+        raise MptcpError("kernel refused to add endpoint 192.0.2.2: EEXIST (errno 17)")
+
+    watched = Watched(monkeypatch, [refused, Watched.end])
+    assert watched.watch() == 1
+    assert watched.syncs == 2
+    assert capsys.readouterr().err == "mptcp-endpoints: kernel refused to add endpoint 192.0.2.2: EEXIST (errno 17)\n"
+
+
+class Failing(object):
+    """A readable event socket whose first recv fails with ``code``; the
+    events end after it."""
+
+    def __init__(self, code):
+        self.readable, self.peer = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.peer.send(b"RTM_NEWLINK")
+        self.code = code
+        self.closed = False
+
+    def fileno(self):
+        return self.readable.fileno()
+
+    def recv(self, size):
+        if self.peer.fileno() == -1:
+            return self.readable.recv(size)
+        self.peer.close()
+        raise OSError(self.code, os.strerror(self.code))
+
+    def close(self):
+        self.closed = True
+        self.readable.close()
+
+
+def test_lost_events_are_said_and_synced(monkeypatch, capsys):
+    """ENOBUFS: the kernel dropped events the socket had no room for; the
+    state they would have announced is read by the next sync."""
+    events = Failing(errno.ENOBUFS)
+    syncs = []
+    monkeypatch.setattr(_endpoint_unit, "sync", syncs.append)
+    assert _endpoint_unit.watch("/etc/mptcp-endpoints.conf", events) == 1
+    assert syncs == ["/etc/mptcp-endpoints.conf"] * 2
+    assert capsys.readouterr().err.startswith("mptcp-endpoints: link and address events lost ([Errno 105] ")
+    assert events.closed
+
+
+def test_events_that_cannot_be_read_end_the_watch_with_1(monkeypatch, capsys):
+    events = Failing(errno.EBADF)
+    syncs = []
+    monkeypatch.setattr(_endpoint_unit, "sync", syncs.append)
+    assert _endpoint_unit.watch("/etc/mptcp-endpoints.conf", events) == 1
+    assert len(syncs) == 1
+    assert capsys.readouterr().err == "mptcp-endpoints: link and address events: [Errno 9] Bad file descriptor\n"
+    assert events.closed
+
+
+def test_main_watches_the_config_it_is_given(monkeypatch):
+    watched = []
+    monkeypatch.setattr(_endpoint_unit, "watch", lambda config: watched.append(config) or 1)
+    assert main(["watch", "/etc/mptcp-endpoints.conf"]) == 1
+    assert watched == ["/etc/mptcp-endpoints.conf"]
