@@ -213,6 +213,23 @@ MPTCP_ENABLED_PATH = "/proc/sys/net/mptcp/enabled"
 ENDPOINT_WAIT_SECONDS = 5
 
 
+def module_result(profile, changed=False, flags=None, previous_flags=None, applied=False, reactivated=False,
+                  endpoints=None, missing_endpoints=None, diff=None):
+    """The module's result (RETURN), for both the profile and the device-only
+    run; the defaults are a run that neither read nor changed any flags."""
+    return {
+        "changed": changed,
+        "profile": profile,
+        "flags": flags,
+        "previous_flags": previous_flags,
+        "applied": applied,
+        "reactivated": reactivated,
+        "endpoints": endpoints,
+        "missing_endpoints": missing_endpoints or [],
+        "diff": diff or {"before": {}, "after": {}},
+    }
+
+
 class NmProfileModule(object):
 
     def __init__(self, module):
@@ -334,25 +351,13 @@ class NmProfileModule(object):
         if stale:
             diff["before"]["device " + FLAGS_FIELD] = decode_nm_flags(applied_bits)
             diff["after"]["device " + FLAGS_FIELD] = after
-        return {
-            "changed": changed,
-            "profile": profile,
-            "flags": after,
-            "previous_flags": before,
-            "applied": applied,
-            "reactivated": reactivated,
-            "endpoints": endpoints_after,
-            "missing_endpoints": missing,
-            "diff": diff,
-        }
+        return module_result(profile, changed=changed, flags=after, previous_flags=before, applied=applied,
+                             reactivated=reactivated, endpoints=endpoints_after, missing_endpoints=missing, diff=diff)
 
     def run_on_device(self, nmcli, profile, device, wanted_names, wanted_bits):
         """persistent=false: the flags of the active device only, the profile unchanged."""
-        result = {"changed": False, "profile": profile, "flags": None, "previous_flags": None, "applied": False,
-                  "reactivated": False, "endpoints": None, "missing_endpoints": [],
-                  "diff": {"before": {}, "after": {}}}
         if not device:
-            return result
+            return module_result(profile)
         before_bits = nmcli.applied_mptcp_flags(device)
         if before_bits is None:
             raise MptcpError("cannot read the MPTCP flags %s runs with: persistent=false needs busctl (systemd) "
@@ -362,12 +367,11 @@ class NmProfileModule(object):
         if changed and not self.module.check_mode:
             nmcli.modify_device(device, wanted_names)
             after_bits = nmcli.applied_mptcp_flags(device)
+        before, after = decode_nm_flags(before_bits), decode_nm_flags(after_bits)
         field = "device " + FLAGS_FIELD
-        result.update(changed=changed, flags=decode_nm_flags(after_bits), previous_flags=decode_nm_flags(before_bits),
-                      applied=changed and not self.module.check_mode,
-                      diff={"before": {field: decode_nm_flags(before_bits)},
-                            "after": {field: decode_nm_flags(after_bits)}})
-        return result
+        return module_result(profile, changed=changed, flags=after, previous_flags=before,
+                             applied=changed and not self.module.check_mode,
+                             diff={"before": {field: before}, "after": {field: after}})
 
     def endpoints_after_reapply(self, nmcli, profile, bits, device):
         """(the device's endpoints once NetworkManager has made the ones it makes,
