@@ -1,3 +1,4 @@
+import errno
 import socket
 import struct
 
@@ -258,3 +259,137 @@ def test_monitor_warns_about_an_overrun():
     clock = FakeClock()
     result = _monitor.monitor(FakeSource(clock, lifecycle(), overrun_at=2), 3, clock=clock)
     assert "dropped MPTCP events" in result["warnings"][0]
+
+
+def test_an_integer_of_no_integer_size_is_none():
+    assert decode(11, u32(1, 1), attr(12, b"\x01\x02\x03"))["error"] is None
+
+
+def test_interface_names_come_from_this_namespace():
+    # the loopback is index 1 in every network namespace; no interface has the largest index
+    assert _monitor._interface_name(1) == "lo"
+    assert _monitor._interface_name(2 ** 31 - 1) is None
+
+
+# -- the event socket, through a fake generic netlink socket -----------------------
+def family_reply(groups):
+    nested = b"".join(attr(0x8000 | number, attr(1, name.encode() + b"\0") + u32(2, group))
+                      for number, (name, group) in enumerate(sorted(groups.items()), 1))
+    payload = struct.pack("=BBH", 1, 2, 0) + attr(2, b"mptcp_pm\0") + u16(1, 28) + attr(0x8000 | 7, nested)
+    return struct.pack("=IHHII", 16 + len(payload), _monitor.GENL_ID_CTRL, 0, 1, 0) + payload
+
+
+def netlink_error(code):
+    payload = struct.pack("=i", -code) + b"\0" * 16
+    return struct.pack("=IHHII", 16 + len(payload), 2, 0, 1, 0) + payload
+
+
+class FakeGenlSocket(object):
+    """A NETLINK_GENERIC socket: recv() answers from ``reads`` in order (an
+    exception is raised), setsockopt() of the group membership may fail."""
+
+    open_error = None
+    membership_error = None
+    reads = []
+    made = []
+
+    def __init__(self, family, kind, protocol):
+        if FakeGenlSocket.open_error:
+            raise FakeGenlSocket.open_error
+        assert (family, kind, protocol) == (socket.AF_NETLINK, socket.SOCK_RAW, _monitor.NETLINK_GENERIC)
+        self.options, self.sent, self.timeouts, self.closed = [], [], [], False
+        FakeGenlSocket.made.append(self)
+
+    def setsockopt(self, level, option, value):
+        if level == _monitor.SOL_NETLINK and FakeGenlSocket.membership_error:
+            raise FakeGenlSocket.membership_error
+        self.options.append((level, option, value))
+
+    def bind(self, address):
+        assert address == (0, 0)
+
+    def sendto(self, data, address):
+        self.sent.append(data)
+
+    def settimeout(self, seconds):
+        self.timeouts.append(seconds)
+
+    def recv(self, size):
+        read = FakeGenlSocket.reads.pop(0)
+        if isinstance(read, BaseException):
+            raise read
+        return read
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def genl(monkeypatch):
+    FakeGenlSocket.open_error = FakeGenlSocket.membership_error = None
+    FakeGenlSocket.reads, FakeGenlSocket.made = [], []
+    monkeypatch.setattr(_monitor.socket, "socket", FakeGenlSocket)
+    return FakeGenlSocket
+
+
+def test_the_event_socket_joins_the_events_group_and_reads_its_family_only(genl):
+    genl.reads = [family_reply({"mptcp_pm_cmds": 10, "mptcp_pm_events": 9}),
+                  message(28, 10, u32(1, 0x63c070d2), be16(10, 12345)) + message(29, 10, u32(1, 1)),
+                  socket.timeout("timed out"), OSError(errno.ENOBUFS, "No buffer space available"),
+                  OSError(errno.EINTR, "Interrupted system call")]
+    with _monitor.EventSocket() as events:
+        assert events.family_id == 28
+        sock = genl.made[0]
+        assert sock.sent == [_monitor.family_request()]
+        assert (_monitor.SOL_NETLINK, _monitor.NETLINK_ADD_MEMBERSHIP, 9) in sock.options
+        assert sock.timeouts == [5, None]  # the controller's answer is waited for, then no timeout
+        received, overrun = events.receive(1.5)
+        assert [(event["type"], event["token"], event["dport"]) for event in received] == [
+            ("sf_established", "63c070d2", 12345)]
+        assert overrun is False
+        assert events.receive(0) == ([], False)
+        assert sock.timeouts[-1] == 0.001  # never a blocking read
+        assert events.receive(1) == ([], True)  # the kernel dropped events
+        assert events.receive(1) == ([], False)
+    assert sock.closed
+
+
+def test_a_failing_read_is_an_error_with_its_reason(genl):
+    genl.reads = [family_reply({"mptcp_pm_events": 9}), OSError(errno.EBADF, "Bad file descriptor")]
+    events = _monitor.EventSocket()
+    with pytest.raises(MptcpError, match="^reading MPTCP events failed: Bad file descriptor$"):
+        events.receive(1)
+
+
+@pytest.mark.parametrize("reads, message_part", [
+    ([netlink_error(errno.ENOENT)], "the kernel has no generic netlink family mptcp_pm: is MPTCP built into"),
+    ([netlink_error(errno.EPERM)], "cannot resolve generic netlink family mptcp_pm: Operation not permitted"),
+    ([family_reply({"mptcp_pm_cmds": 10})],
+     "the kernel's mptcp_pm family has no mptcp_pm_events multicast group (groups: mptcp_pm_cmds)"),
+    ([socket.timeout("timed out")], "no answer from the kernel's generic netlink controller"),
+])
+def test_a_family_that_cannot_be_resolved_is_named_and_the_socket_closed(genl, reads, message_part):
+    genl.reads = reads
+    with pytest.raises(MptcpError) as raised:
+        _monitor.EventSocket()
+    assert message_part in str(raised.value)
+    assert genl.made[0].closed and genl.made[0].timeouts[-1] is None
+
+
+@pytest.mark.parametrize("error, message_part", [
+    (OSError(errno.EPERM, "Operation not permitted"), "permission denied: listening to MPTCP events needs CAP_NET_ADMIN"),
+    (OSError(errno.EINVAL, "Invalid argument"), "cannot join the mptcp_pm_events multicast group: Invalid argument"),
+])
+def test_joining_the_group_can_fail(genl, error, message_part):
+    genl.reads = [family_reply({"mptcp_pm_events": 9})]
+    genl.membership_error = error
+    with pytest.raises(MptcpError) as raised:
+        _monitor.EventSocket()
+    assert message_part in str(raised.value)
+    assert genl.made[0].closed
+
+
+def test_a_socket_that_cannot_be_opened_says_why(genl):
+    genl.open_error = OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+    with pytest.raises(MptcpError, match="^cannot open a generic netlink socket: Address family not supported"):
+        _monitor.EventSocket()
