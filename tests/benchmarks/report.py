@@ -90,7 +90,7 @@ def save(figure, path):
 
 
 def plot_throughput(series, path):
-    labels = [label for label in series if not label.endswith(" tcp")]
+    labels = [label for label in series if " tcp" not in label]
     if not labels:
         return None
     figure, axes = plt.subplots(len(labels), 1, figsize=(8, 2.1 * len(labels)), sharex=True, squeeze=False)
@@ -148,46 +148,58 @@ def plot_control(results, path):
 
 
 # -- tables ----------------------------------------------------------------------
+CONFIGS = (("permanent.yml", "permanent.yml"), ("hand-made", "hand-made"), ("tcp", "plain TCP, link1 only"))
+# Of the link sum, for the collection's plan under cubic (issue 21's targets).
+SHARE_TARGETS = {"2 x 10 Mbit/s": 0.92, "3 x 10 Mbit/s": 0.91, "10 + 3 Mbit/s": 0.87}
+
+
 def aggregation_rows(results, misses):
+    """The table, and per (case, congestion control) the medians as shares of
+    the link sum; misses of the targets are appended, BBR's marked as such."""
     limit = limits()
-    rows = ["| links | configuration | goodput, Mbit/s | of the link sum | of the physical limit "
-            "| payload / wire bytes | additional subflows |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| links | congestion control | configuration | goodput, Mbit/s | of the link sum | of the physical limit "
+            "| payload / wire bytes | additional subflows |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     summary = {}
+    ccs = results.get("congestion_controls") or ["cubic"]
     for label, entry in results["cases"].items():
         total = sum(entry["rates"].values())
-        for config in ("permanent.yml", "hand-made", "tcp", "hand-made, cubic", "permanent.yml, cubic"):
-            runs = entry.get(config)
-            if not runs:
-                continue
-            reference = entry["rates"]["link1"] if config == "tcp" else total
-            physical = reference * (limit["tcp"] if config == "tcp" else limit["mptcp"])
-            rates = [r["mbit"] for r in runs]
-            efficiency = [r["bytes"] / r["wire_bytes"] for r in runs if r["wire_bytes"]]
-            name = {"tcp": "plain TCP, link1 only",
-                    "hand-made, cubic": "(diagnostic) hand-made, congestion control cubic",
-                    "permanent.yml, cubic": "(diagnostic) permanent.yml, congestion control cubic"}.get(config, config)
-            rows.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-                label, name, fmt(rates), fmt([r / total for r in rates], 100, 1, "%"),
-                fmt([r / physical for r in rates], 100, 1, "%"), fmt(efficiency, 100, 1, "%"),
-                "/".join(str(s) for s in sorted({r["subflows"] for r in runs})) if config != "tcp" else "-"))
-            summary[(label, config)] = med(rates) / total
-        share = summary.get((label, "permanent.yml"))
-        target = {"2 x 10 Mbit/s": 0.92, "3 x 10 Mbit/s": 0.90}.get(label)
-        if share is not None and target and share < target:
-            misses.append("aggregation %s: permanent.yml %.1f%% of the link sum, target >= %.0f%%" % (
-                label, share * 100, target * 100))
-        hand = summary.get((label, "hand-made"))
-        slowest = min([r["mbit"] for r in entry.get("hand-made") or []] or [0]) / total
-        if share is not None and hand is not None and share < slowest:
-            # run-to-run noise: hand-made's own spread (its slowest run)
-            misses.append("aggregation %s: permanent.yml %.1f%% vs hand-made %.1f%% (slowest run %.1f%%) of the link "
-                          "sum, target at least hand-made" % (label, share * 100, hand * 100, slowest * 100))
-        tcp = entry.get("tcp")
-        if share is not None and tcp and len(set(entry["rates"].values())) > 1 and share * total < med(
-                [r["mbit"] for r in tcp]):
-            misses.append("aggregation %s: permanent.yml %.2f Mbit/s, slower than plain TCP on link1 (%.2f Mbit/s)"
-                          % (label, share * total, med([r["mbit"] for r in tcp])))
+        for cc in ccs:
+            for config, name in CONFIGS:
+                runs = entry.get("%s, %s" % (config, cc))
+                if not runs:
+                    continue
+                reference = entry["rates"]["link1"] if config == "tcp" else total
+                physical = reference * (limit["tcp"] if config == "tcp" else limit["mptcp"])
+                rates = [r["mbit"] for r in runs]
+                efficiency = [r["bytes"] / r["wire_bytes"] for r in runs if r["wire_bytes"]]
+                rows.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                    label, cc, name, fmt(rates), fmt([r / total for r in rates], 100, 1, "%"),
+                    fmt([r / physical for r in rates], 100, 1, "%"), fmt(efficiency, 100, 1, "%"),
+                    "/".join(str(s) for s in sorted({r["subflows"] for r in runs})) if config != "tcp" else "-"))
+                summary[(label, config, cc)] = med(rates) / total
+            check_aggregation(label, cc, entry, summary, misses)
     return rows, summary
+
+
+def check_aggregation(label, cc, entry, summary, misses):
+    total = sum(entry["rates"].values())
+    share = summary.get((label, "permanent.yml", cc))
+    if share is None:
+        return
+    where = "aggregation %s, %s" % (label, cc) + ("" if cc == "cubic" else " (cause: docs/benchmarks/notes.md)")
+    target = SHARE_TARGETS.get(label)
+    if cc == "cubic" and target and share < target:
+        misses.append("%s: permanent.yml %.1f%% of the link sum, target >= %.0f%%" % (where, share * 100, target * 100))
+    hand = summary.get((label, "hand-made", cc))
+    slowest = min([r["mbit"] for r in entry.get("hand-made, %s" % cc) or []] or [0]) / total
+    if hand is not None and share < slowest:
+        # run-to-run noise: hand-made's own spread (its slowest run)
+        misses.append("%s: permanent.yml %.1f%% vs hand-made %.1f%% (slowest run %.1f%%) of the link sum, target at "
+                      "least hand-made" % (where, share * 100, hand * 100, slowest * 100))
+    tcp = summary.get((label, "tcp", cc))
+    if tcp is not None and share < tcp:
+        misses.append("%s: permanent.yml %.2f Mbit/s, slower than plain TCP on link1 (%.2f Mbit/s)" % (
+            where, share * total, tcp * total))
 
 
 def failover_rows(results, misses):
@@ -289,9 +301,9 @@ def write(out, readme=None):
         lines += ["## 1. Aggregation", "",
                   "One connection from the client to the server's link1 address; a transfer moves what the link "
                   "sum carries in %.1f s. `permanent.yml` is the collection's seed 34.4 playbook: the `mptcp` "
-                  "role's plan from the lab inventory's `mptcp_links` (on these NetworkManager 1.42 hosts, without "
-                  "`laminar`: the server `signal` on each link, the client `subflow` on each link and no "
-                  "announcement taken; NetworkManager profiles make the endpoints, docs/plan.md); hand-made is the seed's `ip mptcp` commands "
+                  "role's plan from the lab inventory's `mptcp_links` (docs/plan.md: on these NetworkManager "
+                  "1.42 hosts, without `laminar`, the server announces its other links with `signal` and the "
+                  "client takes the announcements, no endpoint of its own); hand-made is the seed's `ip mptcp` commands "
                   "(34.3: `limits set add_addr_accepted 1` on the client, `endpoint add ... signal` on the server "
                   "for every other link; 34.4's `subflows 3` for three links) on the same hosts in the same run; "
                   "plain TCP uses link1 alone (its share is of the whole link sum, its physical limit that of "
@@ -310,32 +322,35 @@ def write(out, readme=None):
                       limit["mptcp_wire"] * 100, limit["tcp_wire"] * 100), ""]
         lines += rows + [""]
         paths = ["- %s, %s: %s" % (label, config, ", ".join("`%s`" % p for p in entry[config][0]["paths"]))
-                 for label, entry in agg["cases"].items() for config in ("hand-made", "permanent.yml")
+                 for label, entry in agg["cases"].items() for config in ("hand-made, cubic", "permanent.yml, cubic")
                  if entry.get(config) and entry[config][0].get("paths")]
         if paths:
             lines += ["The subflows of each configuration's first run, halfway through (client -> server; "
                       "`address%dev` is a subflow bound to a device):", ""] + paths + [""]
         lines += ["Plain TCP shows slightly more than its physical limit: tbf's bucket (16 KiB) starts full, "
                   "about 0.3% of a 4 s transfer at 10 Mbit/s.", ""]
-        if agg.get("congestion_control"):
-            lines += ["TCP congestion control on the hosts: `%s` (`net.ipv4.tcp_congestion_control`, which the "
-                      "lab's namespaces take from this machine; the benchmark leaves it). The *diagnostic* rows, where "
-                      "there are, repeat hand-made and permanent.yml with `cubic`, the usual kernel default, only to "
-                      "tell how much of the figures is the congestion control's." % agg["congestion_control"], ""]
-        lines += ["Targets: >= 92% of the link sum on 2 x 10, >= 90% on 3 x 10, permanent.yml at least as good as "
-                  "hand-made (its median not below hand-made's slowest run: the run-to-run noise), and not slower "
-                  "than plain TCP on link1 where the links differ (10 + 3); the kernel selftest `simult_flows.sh` accepts about 85%.", ""]
+        lines += ["TCP congestion control: every configuration runs under `cubic` (the kernel's default) and "
+                  "under `bbr`, set on the sending socket (MPTCP passes it on to each subflow); this machine's "
+                  "default, which the lab's namespaces take, is `%s`. The targets are cubic's; why BBR measures "
+                  "lower on these links is in [notes.md](notes.md)." % agg.get("default_congestion_control", "?"), ""]
+        lines += ["Targets (cubic): >= 92% of the link sum on 2 x 10, >= 91% on 3 x 10, >= 87% on 10 + 3 (the kernel "
+                  "selftest `simult_flows.sh` accepts about 85% and 86.6%), permanent.yml at least as good as "
+                  "hand-made (its median not below hand-made's slowest run: the run-to-run noise) and never slower "
+                  "than plain TCP on link1; the same comparisons are reported for BBR.", ""]
         if plots["throughput"]:
             lines += ["![throughput per link](%s)" % plots["throughput"], ""]
-        for (label, config), share in summary.items():
+        for (label, config, cc), share in summary.items():
             if config == "permanent.yml":
-                cubic = summary.get((label, "hand-made, cubic"))
-                summary_rows.append("| aggregation %s, permanent.yml | %.1f%% of the link sum (hand-made %s%s) | %s |" % (
-                    label, share * 100, "%.1f%%" % (summary[(label, "hand-made")] * 100)
-                    if (label, "hand-made") in summary else "-",
-                    "; diagnostic, hand-made on cubic: %.1f%%" % (cubic * 100) if cubic else "",
-                    {"2 x 10 Mbit/s": ">= 92%", "3 x 10 Mbit/s": ">= 90%"}.get(
-                        label, "at least hand-made; not slower than plain TCP on link1")))
+                total = sum(agg["cases"][label]["rates"].values())
+                summary_rows.append("| aggregation %s, %s, permanent.yml | %.1f%% of the link sum (hand-made %s, "
+                                    "plain TCP %s) | %s |" % (
+                                        label, cc, share * 100,
+                                        "%.1f%%" % (summary[(label, "hand-made", cc)] * 100)
+                                        if (label, "hand-made", cc) in summary else "-",
+                                        "%.2f Mbit/s" % (summary[(label, "tcp", cc)] * total)
+                                        if (label, "tcp", cc) in summary else "-",
+                                        (">= %.0f%%, " % (SHARE_TARGETS[label] * 100) if cc == "cubic" and label in
+                                         SHARE_TARGETS else "") + "at least hand-made and plain TCP"))
         if agg.get("failover"):
             params, cases = agg["failover"]["params"], agg["failover"]["cases"]
             plots["failover"] = plot_failover(cases, out / "failover.png")
@@ -419,7 +434,8 @@ def write(out, readme=None):
 def agg_seconds(data):
     agg = data["aggregation"]["results"]
     for entry in agg["cases"].values():
-        runs = entry.get("permanent.yml") or entry.get("hand-made")
+        runs = next((runs for config, runs in entry.items() if config.startswith(("permanent.yml", "hand-made"))
+                     and runs), None)
         if runs:
             return runs[0]["bytes"] * 8 / 1e6 / sum(entry["rates"].values())
     return 0

@@ -29,13 +29,14 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     agg = json.loads((tmp_path / "results-aggregation.json").read_text())
     assert agg["smoke"] is True and agg["machine"]["kernel"]
     case = agg["results"]["cases"]["2 x 10 Mbit/s"]
-    for config in ("hand-made", "permanent.yml", "tcp"):
+    assert agg["results"]["congestion_controls"] == ["cubic"]
+    for config in ("hand-made, cubic", "permanent.yml, cubic", "tcp, cubic"):
         run = case[config][0]
         assert number(run["mbit"]) and run["mbit"] > 0
         assert run["bytes"] > 0 and run["wire_bytes"] >= run["bytes"]
     # Both MPTCP configurations really opened an additional subflow; TCP none.
-    assert case["hand-made"][0]["subflows"] >= 1
-    assert case["permanent.yml"][0]["subflows"] >= 1
+    assert case["hand-made, cubic"][0]["subflows"] >= 1
+    assert case["permanent.yml, cubic"][0]["subflows"] >= 1
     down = agg["results"]["failover"]["cases"]["down"][0]
     assert down["hash_ok"] is True and down["lost"] == 0
     assert number(down["stall"]) and down["stall"] > 0
