@@ -19,12 +19,13 @@ from .topology import end_addresses, host_links, network_of
 UUID_NS = uuid.UUID("7d3c2f0e-4b8a-4c5e-9a51-6d7074637061")
 
 
-def nm_profile(lab, host, name, ifname=None, addresses=(), mptcp_flags=None, gateways=()):
+def nm_profile(lab, host, name, ifname=None, addresses=(), mptcp_flags=None, gateways=(), metric=None):
     """A keyfile profile; addresses are dicts with cidr and family.
 
     A family with a gateway gets the default route through it (as a real
-    client's uplink has); every other family with addresses is
-    never-default, and a family without addresses is disabled."""
+    client's uplink has), with the route metric given (a host with several
+    uplinks); every other family with addresses is never-default, and a
+    family without addresses is disabled."""
     lines = [
         "[connection]",
         f"id={name}",
@@ -46,6 +47,8 @@ def nm_profile(lab, host, name, ifname=None, addresses=(), mptcp_flags=None, gat
             lines += [f"address{i}={cidr}" for i, cidr in enumerate(mine, 1)]
             if gateway:
                 lines.append(f"gateway={gateway[0]}")
+                if metric is not None:
+                    lines.append(f"route-metric={metric}")
             else:
                 # The other links are point-to-point test paths: no default route.
                 lines.append("never-default=true")
@@ -67,14 +70,26 @@ NETWORKD_UNITS = {
 }
 
 
-def networkd_file(name, addresses=(), gateways=()):
+def networkd_file(name, addresses=(), gateways=(), metric=None):
     """A .network file for interface `name`: static addresses, a default
-    route through each gateway, no DHCP and no router advertisements (the
-    lab's links are point-to-point test paths)."""
+    route through each gateway (with the metric given: a host with several
+    uplinks), no DHCP and no router advertisements (the lab's links are
+    point-to-point test paths)."""
     lines = ["[Match]", f"Name={name}", "", "[Network]", "DHCP=no", "IPv6AcceptRA=no"]
     lines += [f"Address={a['cidr']}" for a in addresses]
-    lines += [f"Gateway={gateway}" for gateway in gateways]
+    if metric is None:
+        lines += [f"Gateway={gateway}" for gateway in gateways]
+    for gateway in gateways if metric is not None else ():
+        lines += ["", "[Route]", f"Gateway={gateway}", f"Metric={metric}"]
     return "\n".join(lines) + "\n"
+
+
+# A router host (forward: true) forwards both families; systemd-sysctl
+# applies it at boot (nspawn leaves /proc/sys/net writable with a private
+# network).
+FORWARD_SYSCTL = ("/etc/sysctl.d/60-mptcp-lab-forward.conf",
+                  "# mptcp-lab: this host is a router (forward: true)\n"
+                  "net.ipv4.ip_forward = 1\nnet.ipv6.conf.all.forwarding = 1\n")
 
 
 def host_files(lab, topo, host, extra_profiles=()):
@@ -89,16 +104,18 @@ def host_files(lab, topo, host, extra_profiles=()):
         if shared:
             hosts_lines.append(f"{shared[0]['address']} {other}")
     files["/etc/hosts"] = ("\n".join(hosts_lines) + "\n", 0o644)
+    if topo["hosts"][host].get("forward"):
+        files[FORWARD_SYSCTL[0]] = (FORWARD_SYSCTL[1], 0o644)
     if network_of(topo) == "networkd":
         files.update((path, (target, None)) for path, target in NETWORKD_UNITS.items())
         for link, end, _peer, _peer_end in host_links(topo, host):
             files[f"/etc/systemd/network/10-{link}.network"] = (
-                networkd_file(end["ifname"], end_addresses(end), end.get("gateways", ())), 0o644)
+                networkd_file(end["ifname"], end_addresses(end), end.get("gateways", ()), end.get("metric")), 0o644)
         return files
     for link, end, _peer, _peer_end in host_links(topo, host):
         files[f"/etc/NetworkManager/system-connections/{link}.nmconnection"] = (
             nm_profile(lab, host, link, ifname=end["ifname"], addresses=end_addresses(end),
-                       gateways=end.get("gateways", ())), 0o600)
+                       gateways=end.get("gateways", ()), metric=end.get("metric")), 0o600)
     for name, content in extra_profiles:
         files[f"/etc/NetworkManager/system-connections/{name}.nmconnection"] = (content, 0o600)
     return files

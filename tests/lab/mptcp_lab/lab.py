@@ -20,7 +20,7 @@ from .hostfiles import host_files
 from .image import Image
 from .nspawn import NspawnBackend
 from .qemu import QemuBackend
-from .topology import end_addresses
+from .topology import end_addresses, host_links, segment_of
 from .util import LabError, log, pid_alive, run, wait_for
 
 STATE_ROOT = Path(os.environ.get("MPTCP_LAB_STATE", "/run/mptcp-lab"))
@@ -105,6 +105,9 @@ class Lab:
         if backend != "nspawn" and topology_mod.network_of(topo) != "networkmanager":
             # a VM's management NIC has a NetworkManager profile of its own
             raise LabError(f"topology {topology}: network {topo['network']} is for nspawn hosts only")
+        if backend != "nspawn" and topo.get("segments"):
+            # the VMs' links are UDP tunnels between two of them
+            raise LabError(f"topology {topology}: segments ({', '.join(topo['segments'])}) are for nspawn hosts only")
         img = Image(image)
         build_s = img.ensure()
         self.state = {"name": self.name, "backend": backend, "image": image,
@@ -126,6 +129,9 @@ class Lab:
             for host in topo["hosts"]:
                 self.state["hosts"][host] = backend_impl.start(host)
                 self.save()
+            for segment in topo.get("segments", {}):
+                self.state.setdefault("switches", {})[segment] = backend_impl.start_switch(segment)
+                self.save()
             for link in topo["links"]:
                 self.plug(link)
             for host in topo["hosts"]:
@@ -146,6 +152,8 @@ class Lab:
         backend_impl = self.backend
         for host in list(self.state.get("hosts", {})):
             backend_impl.stop(host, self.runtime(host))
+        for segment, runtime in self.state.get("switches", {}).items():
+            backend_impl.stop_switch(segment, runtime)
         for host in self.topo["hosts"]:
             backend_impl.teardown(host)
         for path in self.state.get("inventory_copies", []):
@@ -168,9 +176,16 @@ class Lab:
             ends.append((host, self.runtime(host), end, self.mac(host, self.link_index(link))))
         return ends
 
-    def plug(self, link):
-        """Connect a link's two ends, then re-apply its recorded state."""
-        self.backend.plug(link, self._ends(link))
+    def plug(self, link, only=None):
+        """Connect a link's two ends (on a segment: each end, or only host
+        `only`'s, to the bridge), then re-apply its recorded state."""
+        segment = segment_of(self.topo, link)
+        if segment is None:
+            self.backend.plug(link, self._ends(link))
+        for host, runtime, end, mac in self._ends(link) if segment else ():
+            if only in (None, host):
+                port = f"p{list(self.topo['hosts']).index(host) + 1}-{self.link_index(link)}"
+                self.backend.plug_port(end, runtime, mac, self.state["switches"][segment], segment, port)
         status = self.state["links"][link]
         if status["rate"]:
             self._apply_shape(link, status["rate"])
@@ -279,7 +294,7 @@ class Lab:
         # A dead netns took its veth ends (and so the whole pairs) with it.
         for link, _end in self.links_of(host):
             if self.state["backend"] == "nspawn":
-                self.plug(link)
+                self.plug(link, only=host)
         backend_impl.wait_ready(host, self.runtime(host))
         up_links = {link: self.topo["links"][link] for link, _end in self.links_of(host)
                     if self.state["links"][link]["up"]}
@@ -298,9 +313,7 @@ class Lab:
         groups = {}
         for host, spec in self.topo["hosts"].items():
             interfaces = {}
-            for link, end in self.links_of(host):
-                (peer,) = [h for h in self.topo["links"][link] if h != host]
-                peer_end = self.topo["links"][link][peer]
+            for link, end, peer, peer_end in host_links(self.topo, host):
                 interfaces[link] = {"ifname": end["ifname"], "address": end["address"],
                                     "prefix": end["prefix"], "cidr": end["cidr"],
                                     "addresses": [a["address"] for a in end_addresses(end)],
@@ -311,14 +324,13 @@ class Lab:
                                     "mac": self.mac(host, self.link_index(link))}
             hostvars = backend_impl.host_inventory(host, self.runtime(host))
             hostvars.update({"mptcp_lab_interfaces": interfaces,
-                             "mptcp_lab_groups": spec["groups"],
-                             # the collection's playbooks describe a host by its links,
-                             # in the topology's order (the first one has a client's
-                             # default route)
-                             "mptcp_links": [{"interface": info["ifname"],
-                                              "address": info["address"],
-                                              "addresses": info["addresses"]}
-                                             for info in interfaces.values()]})
+                             "mptcp_lab_groups": spec["groups"]})
+            if not spec.get("forward"):
+                # the collection's playbooks describe a host by its links, in the
+                # topology's order (the first one has a client's default route);
+                # a router (forward: true) is no MPTCP end
+                hostvars["mptcp_links"] = [{"interface": info["ifname"], "address": info["address"],
+                                            "addresses": info["addresses"]} for info in interfaces.values()]
             hosts[host] = hostvars
             for group in spec["groups"]:
                 groups.setdefault(group, {"hosts": {}})["hosts"][host] = None
@@ -356,10 +368,15 @@ class Lab:
             pids = ", ".join(f"{k}={v}" for k, v in runtime.items() if k.endswith("_pid"))
             alive = all(pid_alive(v) for k, v in runtime.items() if k.endswith("_pid"))
             lines.append(f"  host {host}: {'running' if alive else 'DEAD'} ({pids})")
+        for segment, runtime in self.state.get("switches", {}).items():
+            alive = pid_alive(runtime["switch_pid"])
+            lines.append(f"  segment {segment}: {'running' if alive else 'DEAD'} (switch_pid={runtime['switch_pid']}), "
+                         f"links {', '.join(self.topo['segments'][segment])}")
         for link, ends in self.topo["links"].items():
             st = self.state["links"][link]
             desc = " <-> ".join(f"{h} {e['ifname']} {' '.join(a['cidr'] for a in end_addresses(e))}"
-                                + (f" (default route via {', '.join(e['gateways'])})"
+                                + (f" (default route via {', '.join(e['gateways'])}"
+                                   + (f", metric {e['metric']})" if "metric" in e else ")")
                                    if e.get("gateways") else "")
                                 for h, e in ends.items())
             lines.append(f"  link {link}: {'up' if st['up'] else 'DOWN'}"

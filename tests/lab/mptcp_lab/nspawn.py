@@ -7,6 +7,11 @@ directly inside the two machines' network namespaces (`ip link add NAME
 netns PID ... peer NAME netns PID`), because nspawn's own
 --network-interface needs udev on the host. A veth pair dies with either
 netns, so links are re-plugged after a reboot.
+
+A segment (several links on one subnet) is a bridge in a network namespace
+of its own, held by a shell started in a new session (`unshare --net`):
+each end of its links is a veth pair from the host to a bridge port there.
+`down` ends that process group, and the namespace with it.
 """
 
 import os
@@ -184,6 +189,53 @@ class NspawnBackend:
         run(["ip", "link", "add", e1["ifname"], "netns", rt1["leader_pid"], "address", mac1,
              "type", "veth", "peer", "name", e2["ifname"], "netns", rt2["leader_pid"],
              "address", mac2])
+
+    def plug_port(self, end, runtime, mac, switch, bridge, port):
+        """One end of a segment's link: a veth pair from the host to a port of the bridge."""
+        run(["ip", "link", "add", end["ifname"], "netns", runtime["leader_pid"], "address", mac,
+             "type", "veth", "peer", "name", port, "netns", switch["switch_pid"]])
+        run(netns_argv(switch["switch_pid"], ["ip", "link", "set", "dev", port, "master", bridge, "up"]))
+
+    # -- segments: a bridge in a namespace of its own ----------------------------
+    def _switch_marker(self, segment):
+        return f"mptcp-lab-{self.lab.name}-{segment}"
+
+    def start_switch(self, segment):
+        """A network namespace holding the segment's bridge (named after it);
+        returns its runtime record."""
+        argv = ["unshare", "--net", "--", "sh", "-c", "while :; do sleep 3600; done", self._switch_marker(segment)]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        own_netns = os.readlink("/proc/self/ns/net")
+
+        def in_own_netns():
+            if not pid_alive(proc.pid):
+                raise LabError(f"segment {segment}: unshare exited early")
+            try:
+                return os.readlink(f"/proc/{proc.pid}/ns/net") != own_netns and self._is_switch(proc.pid, segment)
+            except FileNotFoundError:
+                return False
+
+        wait_for(in_own_netns, 10, f"segment {segment}'s namespace")
+        # no STP: a port forwards as soon as it is up
+        run(netns_argv(proc.pid, ["ip", "link", "add", segment, "type", "bridge", "stp_state", "0"]))
+        run(netns_argv(proc.pid, ["ip", "link", "set", "dev", segment, "up"]))
+        return {"switch_pid": proc.pid}
+
+    def _is_switch(self, pid, segment):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return False
+        return self._switch_marker(segment).encode() in cmdline
+
+    def stop_switch(self, segment, runtime):
+        pid = runtime.get("switch_pid")
+        if pid and pid_alive(pid) and self._is_switch(pid, segment):
+            # the shell and its sleep: the session we started it in
+            os.killpg(pid, signal.SIGTERM)
+            wait_for(lambda: not pid_alive(pid), 10, f"segment {segment}'s namespace to go")
+        self._reap(pid)
 
     def host_inventory(self, host, runtime):
         return {

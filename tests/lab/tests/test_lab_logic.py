@@ -283,3 +283,120 @@ def test_inventory_names_what_configures_the_addresses(tmp_path, monkeypatch):
         == "networkd"
     assert make_lab(tmp_path, monkeypatch, "two-links").inventory()["all"]["vars"]["mptcp_lab_network"] \
         == "networkmanager"
+
+
+# -- routers, several uplinks, shared segments -------------------------------------------
+
+def test_router_topology_forwards_and_gives_the_client_two_ranked_uplinks(tmp_path, monkeypatch):
+    topo = topology.load("router")
+    client = topo["links"]["link1"]["client"], topo["links"]["link2"]["client"]
+    assert [(end["gateways"], end["metric"]) for end in client] == [(["10.1.1.1"], 100), (["10.1.2.1"], 101)]
+    # one default route: no metric, as before
+    assert topo["links"]["link3"]["server"]["gateways"] == ["192.0.2.254"]
+    assert "metric" not in topo["links"]["link3"]["server"]
+    # the router needs no default route: every subnet is on one of its links
+    assert not any("gateways" in ends["router"] for ends in topo["links"].values())
+    router = hostfiles.host_files("lab", topo, "router")
+    assert router[hostfiles.FORWARD_SYSCTL[0]] == (
+        "# mptcp-lab: this host is a router (forward: true)\n"
+        "net.ipv4.ip_forward = 1\nnet.ipv6.conf.all.forwarding = 1\n", 0o644)
+    assert hostfiles.FORWARD_SYSCTL[0] not in hostfiles.host_files("lab", topo, "client")
+    profiles = hostfiles.host_files("lab", topo, "client")
+    link2 = profile_sections(profiles["/etc/NetworkManager/system-connections/link2.nmconnection"][0])
+    assert link2["ipv4"] == ["method=manual", "address1=10.1.2.2/24", "gateway=10.1.2.1", "route-metric=101"]
+    hosts = make_lab(tmp_path, monkeypatch, "router").inventory()["all"]
+    # the router is in no MPTCP group and has no mptcp_links: the mptcp role never configures it
+    assert "mptcp_links" not in hosts["hosts"]["router"]
+    assert [link["interface"] for link in hosts["hosts"]["client"]["mptcp_links"]] == ["link1", "link2"]
+    assert hosts["children"]["routers"]["hosts"] == {"router": None}
+    assert hosts["hosts"]["client"]["mptcp_lab_interfaces"]["link2"]["gateways"] == ["10.1.2.1"]
+
+
+def test_several_default_routes_on_networkd_are_route_sections_with_metrics():
+    text = hostfiles.networkd_file("link2", topology.parse_addresses("x", "10.1.2.2/24"), ["10.1.2.1"], 101)
+    assert text.endswith("Address=10.1.2.2/24\n\n[Route]\nGateway=10.1.2.1\nMetric=101\n")
+    assert "Gateway=" not in text.split("[Route]", maxsplit=1)[0]
+
+
+def test_one_subnet_segment_joins_two_client_interfaces_and_the_server(tmp_path, monkeypatch):
+    topo = topology.load("one-subnet")
+    assert topo["segments"] == {"lan": ["link1", "link2"]}
+    assert topology.segment_of(topo, "link2") == "lan" and topology.segment_of(topology.load("two-links"), "link1") is None
+    # the client's link2 has no end of the server, its peer on the segment is the server
+    assert [(host, end["address"]) for host, end in topology.peers(topo, "link2", "client")] == [("server", "192.0.2.1")]
+    hosts = make_lab(tmp_path, monkeypatch, "one-subnet").inventory()["all"]["hosts"]
+    assert hosts["client"]["mptcp_links"] == [
+        {"interface": "link1", "address": "192.0.2.2", "addresses": ["192.0.2.2"]},
+        {"interface": "link2", "address": "192.0.2.3", "addresses": ["192.0.2.3"]}]
+    assert hosts["client"]["mptcp_lab_interfaces"]["link2"]["peer_address"] == "192.0.2.1"
+    assert all("gateways" not in end for ends in topo["links"].values() for end in ends.values())
+
+
+class FakeSwitchBackend(FakeBackend):
+    """Records the veth pairs and bridge ports a plug makes."""
+    plugged = []
+
+    def plug(self, link, ends):
+        self.plugged.append(("pair", link, [host for host, *_rest in ends]))
+
+    def plug_port(self, end, runtime, mac, switch, bridge, port):
+        self.plugged.append(("port", end["ifname"], bridge, port, switch["switch_pid"]))
+
+
+def test_a_segment_link_plugs_each_end_into_the_bridge_and_a_reboot_only_its_host(tmp_path, monkeypatch):
+    lab = make_lab(tmp_path, monkeypatch, "one-subnet")
+    monkeypatch.setitem(lab_mod.BACKENDS, "nspawn", FakeSwitchBackend)
+    FakeSwitchBackend.plugged = []
+    lab.state["switches"] = {"lan": {"switch_pid": 42}}
+    lab.plug("link1")
+    lab.plug("link2")
+    assert FakeSwitchBackend.plugged == [("port", "link1", "lan", "p1-1", 42), ("port", "link1", "lan", "p2-1", 42),
+                                         ("port", "link2", "lan", "p2-2", 42)]
+    FakeSwitchBackend.plugged = []
+    lab.plug("link1", only="server")
+    assert FakeSwitchBackend.plugged == [("port", "link1", "lan", "p1-1", 42)]
+    two = make_lab(tmp_path, monkeypatch, "two-links")
+    monkeypatch.setitem(lab_mod.BACKENDS, "nspawn", FakeSwitchBackend)
+    FakeSwitchBackend.plugged = []
+    two.plug("link1")
+    assert FakeSwitchBackend.plugged == [("pair", "link1", ["server", "client"])]
+
+
+def test_segments_are_for_nspawn_hosts_only(tmp_path):
+    lab = lab_mod.Lab("seg-unit", state_dir=tmp_path / "state")
+    with pytest.raises(LabError, match=r"segments \(lan\) are for nspawn hosts only"):
+        lab.up("one-subnet", backend="qemu")
+
+
+SEGMENT_LINKS = "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}, l2: {client: 10.0.0.3/24}}\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (TWO_HOSTS + SEGMENT_LINKS, "link l2 must join exactly two hosts (or be in a segment)"),
+    (TWO_HOSTS + SEGMENT_LINKS + "segments: {lan: [l1, l3]}\n", "segment lan names unknown link 'l3'"),
+    (TWO_HOSTS + SEGMENT_LINKS + "segments: {lan: [l1, l2], wan: [l2]}\n", "link l2 is in segments lan and wan"),
+    (TWO_HOSTS + SEGMENT_LINKS + "segments: {l1: [l1, l2]}\n", "bad segment name 'l1'"),
+    (TWO_HOSTS + SEGMENT_LINKS + "segments: {lan: []}\n", "segment lan must list its links, not []"),
+    (TWO_HOSTS + SEGMENT_LINKS + "segments: [l1, l2]\n", "segments must map a name to a list of links"),
+    (TWO_HOSTS + "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}, l2: {client: 10.0.1.3/24}}\n"
+     "segments: {lan: [l1, l2]}\n", "link l2 (segment lan): client's 10.0.1.3/24 has no peer address in 10.0.1.0/24"),
+    ("hosts: {server: {groups: [servers]}, client: {groups: [clients], default_routes: [l2]}}\n"
+     "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n",
+     "host client: default_routes names 'l2', which is not one of its links"),
+    ("hosts: {server: {groups: [servers]}, client: {groups: [clients], default_routes: l1}}\n"
+     "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n",
+     "host client: default_routes must be a list of its links, not 'l1'"),
+    ("hosts: {server: {groups: [servers]}, client: {groups: [clients], default_routes: [l1, l1]}}\n"
+     "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n", "host client: default_routes lists a link twice"),
+    ("hosts: {server: {groups: [servers], forward: yes please}, client: {groups: [clients]}}\n"
+     "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n",
+     "host server: forward must be true or false, not 'yes please'"),
+    ("hosts: {server: {groups: [servers], router: true}, client: {groups: [clients]}}\n"
+     "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n", "host server: unknown key(s) router"),
+    ("hosts: {server: {groups: servers}, client: {groups: [clients]}}\n"
+     "links: {l1: {server: 10.0.0.1/24, client: 10.0.0.2/24}}\n", "host server: groups must be a list, not 'servers'"),
+])
+def test_bad_hosts_and_segments_are_refused_naming_the_value(tmp_path, text, message):
+    with pytest.raises(LabError) as error:
+        topology.load(write(tmp_path, text))
+    assert message in str(error.value)
