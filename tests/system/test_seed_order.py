@@ -12,35 +12,13 @@ docs/seed-procedures.md has each playbook's contract), on real lab hosts
 
 import pytest
 
+from _state import HOSTS, assert_same_state, hosts_state
 from conftest import diff_snapshots
 
 ENABLE = "playbooks/enable.yml"
 TEMPORARY = "playbooks/temporary.yml"
 PERMANENT = "playbooks/permanent.yml"
 MONITOR = "playbooks/monitor.yml"
-HOSTS = ("server", "client")
-
-
-def state(lab):
-    """Each host's snapshot, in a form that a reboot keeps when nothing
-    changed: kernel endpoint ids (numbered in the order NetworkManager brings
-    the links up) and the package database (monitor.yml may install
-    mptcpize) are left out, and profiles are known by name (NetworkManager
-    makes the loopback's anew, with a new UUID, at every boot)."""
-    result = {}
-    for host in HOSTS:
-        snapshot = lab.snapshot(host)
-        snapshot.pop("dpkg_status_sha256")
-        snapshot["nm_profiles"] = dict((profile["id"], profile) for profile in snapshot["nm_profiles"].values())
-        snapshot["endpoints"] = sorted((dict((key, value) for key, value in endpoint.items() if key != "id")
-                                        for endpoint in snapshot["endpoints"]), key=lambda e: e["address"])
-        result[host] = snapshot
-    return result
-
-
-def assert_same(before, after, what):
-    differences = [line for host in HOSTS for line in diff_snapshots(before[host], after[host], host + ".")]
-    assert not differences, "%s:\n%s" % (what, "\n".join(differences))
 
 
 def run(lab, playbook, **kwargs):
@@ -68,11 +46,11 @@ def test_temporary_paths_are_gone_after_a_reboot(temporary_lab):
     lab = temporary_lab
     run(lab, ENABLE)
     reboot_all(lab)
-    enabled = state(lab)
+    enabled = hosts_state(lab)
 
     # its own post_tasks assert that the plan's limits and endpoints are in effect
     run(lab, TEMPORARY)
-    temporary = state(lab)
+    temporary = hosts_state(lab)
     for host in HOSTS:
         # nothing on disk: no unit, no sysctl or profile file, no profile flag changed
         assert temporary[host]["files"] == enabled[host]["files"], diff_snapshots(
@@ -85,28 +63,28 @@ def test_temporary_paths_are_gone_after_a_reboot(temporary_lab):
     assert temporary["client"]["limits"] != enabled["client"]["limits"]
 
     reboot_all(lab)
-    assert_same(enabled, state(lab), "after temporary.yml and a reboot, the hosts differ from after enable.yml")
+    assert_same_state(enabled, hosts_state(lab), "after temporary.yml and a reboot, the hosts differ from after enable.yml")
 
 
 def test_seed_order_never_undoes_an_earlier_step(order_lab):
     lab = order_lab
     run(lab, PERMANENT)
-    permanent = state(lab)
+    permanent = hosts_state(lab)
     assert permanent["client"]["units"]["set_mptcp_limit.service"]["ActiveState"] == "active"
 
     # 34.2 after 34.4: MPTCP is already on, nothing else is enable.yml's
     again = run(lab, ENABLE)
     assert all(again.recap[host]["changed"] == 0 for host in HOSTS), again.output
-    assert_same(permanent, state(lab), "enable.yml after permanent.yml changed the hosts")
+    assert_same_state(permanent, hosts_state(lab), "enable.yml after permanent.yml changed the hosts")
 
     # 34.5 after 34.4: the client's endpoints step aside and come back, the limits too
     monitored = run(lab, MONITOR)
     assert "SF_ESTABLISHED" in monitored.output
-    assert_same(permanent, state(lab), "monitor.yml did not put everything back")
+    assert_same_state(permanent, hosts_state(lab), "monitor.yml did not put everything back")
 
     # 34.3 over 34.4: until the next reboot only
     run(lab, TEMPORARY)
     reboot_all(lab)
-    assert_same(permanent, state(lab), "after temporary.yml and a reboot, permanent.yml's configuration is not back")
+    assert_same_state(permanent, hosts_state(lab), "after temporary.yml and a reboot, permanent.yml's configuration is not back")
     converged = run(lab, PERMANENT)
     assert all(converged.recap[host]["changed"] == 0 for host in HOSTS), converged.output

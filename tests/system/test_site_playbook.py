@@ -9,9 +9,8 @@ import re
 
 import pytest
 
-from conftest import ROOT, diff_snapshots
-
-HOSTS = ("server", "client")
+from _state import HOSTS, assert_same_state, hosts_state
+from conftest import ROOT
 
 
 def readme_site_playbook():
@@ -19,16 +18,6 @@ def readme_site_playbook():
     blocks = [block for block in re.findall(r"```yaml\n(.*?)```", text, re.S) if block.startswith("# site.yml\n")]
     assert len(blocks) == 1, "roles/mptcp/README.md must have one ```yaml block starting with '# site.yml'"
     return blocks[0]
-
-
-def state(lab):
-    result = {}
-    for host in HOSTS:
-        snapshot = lab.snapshot(host)
-        result[host] = {"endpoints": snapshot["endpoints"], "limits": snapshot["limits"],
-                        "sysctl": snapshot["sysctl"], "nm_profiles": snapshot["nm_profiles"],
-                        "files": snapshot["files"], "units": snapshot["units"]}
-    return result
 
 
 @pytest.mark.parametrize("topology", ["two-links", "two-links-networkd"])
@@ -39,16 +28,14 @@ def test_the_readmes_site_playbook_is_permanent_yml(lab_factory, tmp_path, topol
 
     first = lab.playbook(str(site))
     assert first.rc == 0, first.output
-    from_readme = state(lab)
+    from_readme = hosts_state(lab)
     assert from_readme["server"]["endpoints"], "the site playbook made no endpoint on the server"
 
-    # permanent.yml finds nothing to change: the same endpoints, limits, units, profiles and files
+    # permanent.yml finds nothing to change: the same endpoints, limits, sysctls, units, profiles and files
     permanent = lab.playbook("playbooks/permanent.yml")
     assert permanent.rc == 0, permanent.output
     assert all(permanent.recap[host]["changed"] == 0 for host in HOSTS), permanent.output
-    after = state(lab)
-    differences = [line for host in HOSTS for line in diff_snapshots(from_readme[host], after[host], host + ".")]
-    assert not differences, "\n".join(differences)
+    assert_same_state(from_readme, hosts_state(lab), "permanent.yml after the README's site playbook changed the hosts")
 
     # and a transfer uses every link, shaped to one rate as links are (unshaped veths outrun the scheduler's need
     # for a second path)
