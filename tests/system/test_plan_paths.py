@@ -6,7 +6,9 @@ first address of a family, carrying data; its subflows, as the client's
 subflow's MPTCP flags), must be the planned ones: for the connection's path
 in the role's fact `mptcp_plan.paths` exactly one subflow leaving by each
 interface listed, none on any other, none duplicated on a link, and the
-backup flag on the subflows of a link the plan marks backup.
+backup flag on the subflows of a link the plan marks backup. A host in
+neither mptcp_servers nor mptcp_clients (the router topology's router)
+must be no part of the play.
 
 The expected subflows come from the role's own fact (a play after
 permanent.yml writes each host's `mptcp_plan` to a file), not from this
@@ -34,13 +36,20 @@ from _fault_support import HostProcess, PERMANENT
 from conftest import ROOT, findings
 from mptcp_lab.util import wait_for
 
-# case: (topology, links marked backup in every host's mptcp_links)
+# case: (topology, links marked backup in every host's mptcp_links); the
+# cases of one topology follow each other (they share its lab)
 CASES = {
     "two-links": ("two-links", ()),
     "two-links, link2 backup": ("two-links", ("link2",)),
     "three-links": ("three-links", ()),
     "dual-stack": ("dual-stack", ()),
     "two-links-networkd": ("two-links-networkd", ()),
+    # a client with two uplinks to a router, the server single-homed behind it
+    # (the router forwards only: in no MPTCP group, no mptcp_links)
+    "router": ("router", ()),
+    "router, link2 backup": ("router", ("link2",)),
+    # the client's two interfaces and the server on one bridged subnet (seed 34.5)
+    "one-subnet": ("one-subnet", ()),
 }
 ORDER = list(CASES)
 FAMILIES = {"ipv4": 4, "ipv6": 6}
@@ -134,12 +143,16 @@ class Planned:
             hosts = self.lab.inventory_data()["all"]["hosts"]
             overlay = {"all": {"hosts": {host: {"mptcp_links": [
                 dict(link, backup=True) if link["interface"] in self.backup else link
-                for link in hostvars["mptcp_links"]]} for host, hostvars in hosts.items()}}}
+                for link in hostvars["mptcp_links"]]} for host, hostvars in hosts.items() if "mptcp_links" in hostvars}}}
             path = self.directory / "backup-links.yml"
             path.write_text(yaml.safe_dump(overlay))
             extra = ["-i", str(path)]
         result = self.lab.playbook(str(wrapper), extra_args=extra, timeout=600)
         assert result.rc == 0, result.output[-5000:]
+        # a router (in no MPTCP group) is no part of the play
+        inventory = self.lab.inventory_data()["all"]
+        ends = set(inventory["children"]["mptcp_servers"]["hosts"]) | set(inventory["children"]["mptcp_clients"]["hosts"])
+        assert set(result.recap) == ends, (sorted(result.recap), sorted(inventory["hosts"]))
         self.plans = {host: json.loads((self.directory / ("plan-%s.json" % host)).read_text())
                       for host in ("server", "client")}
         for host in ("server", "client"):
