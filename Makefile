@@ -26,7 +26,10 @@ export PATH := $(BIN):$(PATH)
 # systemd-nspawn or qemu.
 APT_PACKAGES := python3 python3-venv python3-pyroute2 iproute2 procps rsync git ca-certificates \
 	debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs openssh-client
-LAB := $(BIN)/python tests/lab/mptcp-lab
+# The lab's command, which `make venv` installs as .venv/bin/mptcp-lab; the
+# molecule scenarios run $MPTCP_LAB, or mptcp-lab from PATH without it.
+export MPTCP_LAB := $(BIN)/mptcp-lab
+LAB := $(MPTCP_LAB)
 
 help:
 	@echo "make demo   configure MPTCP on a local lab and show a transfer using several subflows"
@@ -48,7 +51,15 @@ $(BIN)/.installed: tests/requirements.txt
 	$(BIN)/pip install -q -r tests/requirements.txt
 	touch $@
 
-venv: $(BIN)/.installed
+# The lab (tests/lab) as a command: this checkout's code on the venv's Python
+# (PyYAML), without packaging it (a pyproject.toml in tests/lab would become
+# pytest's rootdir and hide tests/conftest.py).
+$(BIN)/mptcp-lab: $(BIN)/.installed
+	printf '#!/bin/sh\n# made by make venv: the lab of %s\nexec %s %s "$$@"\n' \
+	  '$(ROOT)' '$(BIN)/python' '$(ROOT)/tests/lab/mptcp-lab' > $@
+	chmod 0755 $@
+
+venv: $(BIN)/.installed $(BIN)/mptcp-lab
 
 collection:
 	@mkdir -p $(dir $(COLLECTION_LINK))

@@ -283,6 +283,8 @@ def check_scenario(project, version, lab):
     env["ANSIBLE_COLLECTIONS_PATH"] += os.pathsep + COMMUNITY
     env["ANSIBLE_COLLECTIONS_SCAN_SYS_PATH"] = "false"
     env["MPTCP_LAB_NAME"] = lab
+    # the scenario's lab command (extensions/molecule/shared/vars/lab.yml): the test venv's
+    env.setdefault("MPTCP_LAB", os.path.join(MAIN_BIN, "mptcp-lab"))
 
     def playbook(step):
         return run([core_bin(version, "ansible-playbook"), "--inventory", os.path.join(ephemeral, "inventory"),
