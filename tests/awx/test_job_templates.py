@@ -227,6 +227,54 @@ def test_a_failing_job_is_reported_per_host(awx):
     assert {host: host_state(host) for host in HOSTS} == before
 
 
+# A RHEL fleet's survey answer: the repositories to enable while installing pyroute2 (RHEL's own have no
+# python3-pyroute2), as a Text question gives it (a string, where the role's argument spec wants a list) and
+# as a multiple-select question gives it; and what dnf is asked to enable with each.
+RHEL_SURVEYS = (("epel", ["epel"]), (["epel", "crb"], ["epel", "crb"]))
+# What makes a Debian lab host a RHEL 9 host to Ansible's facts (os_family RedHat, pkg_mgr dnf).
+RHEL_FILES = {"/etc/redhat-release": "Red Hat Enterprise Linux release 9.4 (Plow)",
+              "/usr/bin/dnf": "#!/bin/sh\nexit 1"}
+
+
+def as_rhel_client_without_pyroute2(inventory):
+    """The job's inventory with a client whose modules run on a Python that
+    does not see the installed pyroute2 (-S: no site packages)."""
+    data = json.loads(inventory)
+    data["_meta"]["hostvars"]["client"]["ansible_python_interpreter"] = "/usr/bin/python3 -S"
+    return json.dumps(data)
+
+
+def test_the_rhel_repositories_survey_answer_reaches_dnf(awx):
+    """The lab's hosts are Debian, so the client plays a RHEL 9 host that
+    lacks pyroute2: Ansible's facts read its /etc/redhat-release (os_family
+    RedHat) and find a /usr/bin/dnf (pkg_mgr dnf), and its modules cannot
+    import pyroute2. permanent.yml then installs python3-pyroute2 with dnf,
+    enabling the survey's repositories; with no dnf Python module on the host
+    that install fails, and the role says where the package comes from. The
+    server, a Debian host, is configured as usual."""
+    inventory = as_rhel_client_without_pyroute2(awx["inventory"])
+    for path, content in RHEL_FILES.items():
+        lab("exec", "client", "--", "sh", "-c", "printf '%%s\\n' '%s' > %s && chmod 755 %s" % (content, path, path))
+    try:
+        for number, (answer, enabled) in enumerate(RHEL_SURVEYS):
+            job = run_job(awx, "permanent-rhel-%d" % number, "playbooks/permanent.yml", "run",
+                          dict(PERMANENT_SURVEY, mptcp_manage_packages="true", mptcp_package_repositories=answer),
+                          inventory=inventory)
+            assert_job(job, "failed")
+            (stats,) = host_events(job, "playbook_on_stats")
+            assert {host: stats["failures"].get(host, 0) for host in HOSTS} == {"server": 0, "client": 1}, stats
+            failed = {event["task"]: event["res"] for event in host_events(job, "runner_on_failed")}
+            assert set(failed) == {"Install the packages from the repositories named", "Say where the packages come from"}
+            dnf = failed["Install the packages from the repositories named"]
+            assert dnf["invocation"]["module_args"]["enablerepo"] == enabled, dnf
+            assert dnf["invocation"]["module_args"]["name"] == ["python3-pyroute2"], dnf
+            assert "name the repository in mptcp_package_repositories" in failed["Say where the packages come from"]["msg"]
+    finally:
+        lab("exec", "client", "--", "rm", "-f", *RHEL_FILES)
+        job = run_job(awx, "permanent-rhel-disable", "playbooks/disable.yml", "run", DISABLE_SURVEY)
+        assert_job(job, "successful")
+
+
 def with_retired_first_server(inventory):
     """The job's inventory with a first server the Limit leaves out (a host
     in maintenance: unreachable, no MPTCP), as an AWX inventory may have."""
