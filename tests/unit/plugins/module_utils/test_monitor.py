@@ -286,23 +286,23 @@ def netlink_error(code):
 
 class FakeGenlSocket(object):
     """A NETLINK_GENERIC socket: recv() answers from ``reads`` in order (an
-    exception is raised), setsockopt() of the group membership may fail."""
+    exception is raised); ``failures`` may make opening it ("open") or
+    joining the group ("membership") fail."""
 
-    open_error = None
-    membership_error = None
+    failures = {}
     reads = []
     made = []
 
     def __init__(self, family, kind, protocol):
-        if FakeGenlSocket.open_error:
-            raise FakeGenlSocket.open_error
+        if "open" in FakeGenlSocket.failures:
+            raise FakeGenlSocket.failures["open"]
         assert (family, kind, protocol) == (socket.AF_NETLINK, socket.SOCK_RAW, _monitor.NETLINK_GENERIC)
         self.options, self.sent, self.timeouts, self.closed = [], [], [], False
         FakeGenlSocket.made.append(self)
 
     def setsockopt(self, level, option, value):
-        if level == _monitor.SOL_NETLINK and FakeGenlSocket.membership_error:
-            raise FakeGenlSocket.membership_error
+        if level == _monitor.SOL_NETLINK and "membership" in FakeGenlSocket.failures:
+            raise FakeGenlSocket.failures["membership"]
         self.options.append((level, option, value))
 
     def bind(self, address):
@@ -326,8 +326,7 @@ class FakeGenlSocket(object):
 
 @pytest.fixture
 def genl(monkeypatch):
-    FakeGenlSocket.open_error = FakeGenlSocket.membership_error = None
-    FakeGenlSocket.reads, FakeGenlSocket.made = [], []
+    FakeGenlSocket.failures, FakeGenlSocket.reads, FakeGenlSocket.made = {}, [], []
     monkeypatch.setattr(_monitor.socket, "socket", FakeGenlSocket)
     return FakeGenlSocket
 
@@ -382,7 +381,7 @@ def test_a_family_that_cannot_be_resolved_is_named_and_the_socket_closed(genl, r
 ])
 def test_joining_the_group_can_fail(genl, error, message_part):
     genl.reads = [family_reply({"mptcp_pm_events": 9})]
-    genl.membership_error = error
+    genl.failures["membership"] = error
     with pytest.raises(MptcpError) as raised:
         _monitor.EventSocket()
     assert message_part in str(raised.value)
@@ -390,6 +389,6 @@ def test_joining_the_group_can_fail(genl, error, message_part):
 
 
 def test_a_socket_that_cannot_be_opened_says_why(genl):
-    genl.open_error = OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
+    genl.failures["open"] = OSError(errno.EAFNOSUPPORT, "Address family not supported by protocol")
     with pytest.raises(MptcpError, match="^cannot open a generic netlink socket: Address family not supported"):
         _monitor.EventSocket()
