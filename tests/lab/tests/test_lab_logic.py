@@ -400,3 +400,11 @@ def test_bad_hosts_and_segments_are_refused_naming_the_value(tmp_path, text, mes
     with pytest.raises(LabError) as error:
         topology.load(write(tmp_path, text))
     assert message in str(error.value)
+
+
+def test_router_with_a_two_homed_server_ranks_both_hosts_uplinks():
+    topo = topology.load("router-two-homed")
+    ranked = {host: [(link, end["gateways"], end["metric"]) for link, ends in topo["links"].items()
+                     for name, end in ends.items() if name == host and "gateways" in end] for host in ("client", "server")}
+    assert ranked == {"client": [("link1", ["10.1.1.1"], 100), ("link2", ["10.1.2.1"], 101)],
+                      "server": [("link3", ["192.0.2.254"], 100), ("link4", ["198.51.100.254"], 101)]}
