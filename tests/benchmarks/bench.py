@@ -14,9 +14,11 @@ them into <out>/README.md and the PNG plots):
   failover     a link taken down under a long transfer (and brought back; and
                with link2 marked `backup: true` in both hosts' mptcp_links):
                hash, bytes lost, stall, recovery
-  control      permanent.yml vs the seed's 34.4 commands as command tasks on
-               2, 8, 16 hosts; each module's task time vs a command task;
-               pyroute2 import cost on a host
+  control      (control.py) permanent.yml's first converge, no-op re-run and
+               --check --diff vs the seed's 34.4 commands as command tasks on
+               2, 8, 16 hosts, each profiled per task and host (controller
+               CPU, the modules' CPU on the hosts); each module's task time
+               vs a command task; pyroute2 import cost on a host
 
 No flags, limits or endpoint lists are computed here: the configurations
 are the role's plan (permanent.yml) and, as references, the seed's commands
@@ -26,9 +28,6 @@ typed by hand.
 import argparse
 import json
 import os
-import platform
-import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -37,155 +36,21 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import yaml  # noqa: E402
-
-from mptcp_lab.lab import Lab  # noqa: E402
+from common import (  # noqa: E402  (the lab, running things, the machine: shared with control.py)
+    PREFIX,
+    ROOT,
+    BenchError,
+    LabRun,
+    log,
+    machine,
+    run,
+)
+from control import control_plane, per_task, pyroute2_import  # noqa: E402
 import report  # noqa: E402
 
-LAB_CLI = [sys.executable, str(ROOT / "tests" / "lab" / "mptcp-lab")]
 FLOW = str(Path(__file__).resolve().parent / "flow.py")
-BIN = Path(sys.executable).parent
-ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"),
-           ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="true", ANSIBLE_FORKS="16", ANSIBLE_NOCOLOR="1",
-           ANSIBLE_HOST_KEY_CHECKING="false", ANSIBLE_RETRY_FILES_ENABLED="false")
-PREFIX = ["bench"]  # the smoke run has its own labs: it may run beside a full one
-
-
-def log(message):
-    print("bench: %s" % message, flush=True)
-
-
-class BenchError(Exception):
-    pass
-
-
-def run(argv, timeout=900, env=None):
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout, env=env,
-                            check=False)
-    if result.returncode:
-        said = (result.stderr or result.stdout).strip()[-2000:]
-        raise BenchError("%s failed (%d): %s" % (shlex.join(str(a) for a in argv[:8]), result.returncode, said))
-    return result.stdout
-
-
-# -- the lab ------------------------------------------------------------------
-class LabRun(object):
-    """One lab, up for a `with` block and down after it, whatever happens."""
-
-    def __init__(self, name, topology):
-        self.name, self.topology = "%s-%s" % (PREFIX[0], name), topology
-
-    def __enter__(self):
-        self.cli("down")  # a leftover from an interrupted run
-        started = time.monotonic()
-        self.cli("up", "--topology", self.topology)
-        self.boot_seconds = time.monotonic() - started
-        self.lab = Lab(self.name)
-        return self
-
-    def __exit__(self, *exc_info):
-        self.cli("down")
-
-    def cli(self, *args):
-        return run(LAB_CLI + ["--lab", self.name] + list(args), timeout=600)
-
-    @property
-    def inventory(self):
-        return str(Lab(self.name).inventory_path)
-
-    def hosts(self):
-        return list(Lab(self.name).state["hosts"])
-
-    def netns(self, host, argv):
-        """argv in a host's network namespace only, with this machine's binaries."""
-        return ["nsenter", "--target=%s" % Lab(self.name).runtime(host)["leader_pid"], "--net", "--"] + argv
-
-    def sh(self, host, command):
-        """A shell command inside a host (its own binaries, files and systemd)."""
-        return self.cli("exec", host, "--", "sh", "-c", command)
-
-    def address(self, host, link):
-        return self.lab.topo["links"][link][host]["address"]
-
-    def links_overlay(self, path, backup=()):
-        """An inventory file that gives every host its lab mptcp_links with
-        the links named in backup marked `backup: true` (the role's intent;
-        the plan puts backup on the endpoints of both ends). Given after the
-        lab's inventory (`-i lab -i overlay`), its host variables win."""
-        hosts = yaml.safe_load(Path(self.inventory).read_text())["all"]["hosts"]
-        overlay = {"all": {"hosts": {host: {"mptcp_links": [
-            dict(link, backup=True) if link["interface"] in backup else link for link in hostvars["mptcp_links"]]}
-            for host, hostvars in hosts.items()}}}
-        Path(path).write_text(yaml.safe_dump(overlay, sort_keys=False))
-        return str(path)
-
-    def links(self):
-        return list(self.lab.topo["links"])
-
-    def playbook(self, path, extra=(), callback=None):
-        """Wall time, summed changed count and output of one ansible-playbook run."""
-        env = dict(ENV, ANSIBLE_STDOUT_CALLBACK=callback) if callback else ENV
-        started = time.monotonic()
-        # Its own process group: a stopped benchmark ends its forked workers too, not only the parent.
-        process = subprocess.Popen([str(BIN / "ansible-playbook"), "-i", self.inventory, str(path)] + list(extra),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),
-                                   start_new_session=True)
-        try:
-            stdout, stderr = process.communicate(timeout=1800)
-        except BaseException:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            raise
-        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-        seconds = time.monotonic() - started
-        recap = re.findall(r"^(\S+)\s*: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                           result.stdout, re.M)
-        if result.returncode or (not callback and not recap) or any(int(u) or int(f) for _h, _o, _c, u, f in recap):
-            failed = sorted(set(re.findall(r"^fatal: \[([^\]]+)\]", result.stdout, re.M)))
-            # The first failed task and its message, on the first line: that line is what the report keeps.
-            task = re.search(r"^(?:TASK|RUNNING HANDLER) \[([^\]]*)\][^\n]*\n(?:(?!TASK \[|RUNNING HANDLER \[).*\n)*?"
-                             r"fatal: \[[^\]]+\]: \w+! => (.*)$", result.stdout, re.M)
-            what = "task %r: %s" % (task.group(1), task.group(2)[:400]) if task else "?"
-            raise BenchError("%s on lab %s failed (%d) on %s: %s; units: %s\n%s" % (
-                Path(path).name, self.name, result.returncode, ", ".join(failed) or "?", what,
-                self.failed_units(failed[:3]), (result.stdout + result.stderr)[-3000:]))
-        return seconds, sum(int(c) for _h, _o, c, _u, _f in recap), result.stdout
-
-    def failed_units(self, hosts):
-        """What systemd says of failed units on hosts (e.g. a limits unit's status=219/CGROUP)."""
-        said = []
-        for host in hosts:
-            try:
-                said.append("%s: %s" % (host, " | ".join(self.sh(host, (
-                    "systemctl --failed --no-legend --plain; systemctl status --no-pager -n 0 set_mptcp_limit.service "
-                    "| grep -i 'process\\|status='; journalctl -b --no-pager -q -n 3 -u set_mptcp_limit.service"
-                )).split("\n")).strip()))
-            except BenchError as exc:
-                said.append("%s: %s" % (host, exc))
-        return "; ".join(said)
-
-    def configured_endpoints(self, host):
-        """The host's kernel endpoints now, without the kernel's own implicit
-        ones (0x10, iproute2 6.1 prints rawflags 10): what the plan made."""
-        listed = json.loads(run(self.netns(host, ["ip", "-j", "mptcp", "endpoint", "show"])) or "[]")
-        return sorted(e["address"] for e in listed if not e.get("implicit") and e.get("rawflags") != "10")
-
-    def wait_endpoints(self, host, addresses, timeout=60):
-        """Until every address is a kernel endpoint of host (NetworkManager adds them on activation)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            listed = run(self.netns(host, ["ip", "-j", "mptcp", "endpoint", "show"]))
-            shown = {e.get("address") for e in json.loads(listed or "[]")}
-            if set(addresses) <= shown:
-                return
-            if time.monotonic() > deadline:
-                raise BenchError("%s: endpoints %s not back within %d s (have %s)" % (
-                    host, sorted(addresses), timeout, sorted(shown)))
-            time.sleep(0.2)
 
 
 _port = [5300]
@@ -466,185 +331,7 @@ def failover_figures(result, name):
     return figures
 
 
-# -- 3 control plane --------------------------------------------------------------
-COMMAND_PLAYBOOK = """\
-# A reference, not the collection's plan: the seed's section 34.4 commands
-# as a person types them on every host, as plain command tasks (the sysctl
-# file, the limits unit with `subflows` the number of links, and the one
-# flag set the seed gives every profile). They do not give the endpoints
-# or limits permanent.yml plans (the seed's flags open a second subflow on a
-# link, docs/plan.md); they are here for what the same kind of work costs
-# when done by commands.
-- name: Seed 34.4 as the seed's commands
-  hosts: mptcp_servers:mptcp_clients
-  gather_facts: false
-  vars:
-    paths: "{{ mptcp_links | length }}"
-    seed_flags: signal,subflow,also-without-default-route
-  tasks:
-    - name: Write the sysctl file
-      ansible.builtin.command: sh -c 'echo "net.mptcp.enabled=1" > /etc/sysctl.d/90-enable-MPTCP.conf'
-    - name: Apply it
-      ansible.builtin.command: sysctl -p /etc/sysctl.d/90-enable-MPTCP.conf
-    - name: Write the limits unit
-      ansible.builtin.command:
-        argv:
-          - sh
-          - -c
-          - |
-            cat > /etc/systemd/system/set_mptcp_limit.service <<EOF
-            [Unit]
-            Description=Set MPTCP subflow limit
-            After=network.target
-            [Service]
-            Type=oneshot
-            RemainAfterExit=yes
-            ExecStart=ip mptcp limits set subflows {{ paths }}
-            [Install]
-            WantedBy=multi-user.target
-            EOF
-    - name: Reload systemd
-      ansible.builtin.command: systemctl daemon-reload
-    - name: Enable and start the unit
-      ansible.builtin.command: systemctl enable --now set_mptcp_limit
-    - name: Set the profiles' MPTCP flags
-      ansible.builtin.command: nmcli connection modify {{ item.interface }} connection.mptcp-flags {{ seed_flags }}
-      loop: "{{ mptcp_links }}"
-    - name: Apply them now
-      ansible.builtin.command: nmcli device reapply {{ item.interface }}
-      loop: "{{ mptcp_links }}"
-"""
-
-PAIRS = [
-    ("mptcp_sysctl", "mptcp.multipath.mptcp_sysctl:\n        name: net.mptcp.enabled\n        value: 1",
-     "ansible.builtin.command: sysctl -w net.mptcp.enabled=1"),
-    ("mptcp_limits", "mptcp.multipath.mptcp_limits:\n        subflows: 2\n        add_addr_accepted: 1",
-     "ansible.builtin.command: ip mptcp limits set subflows 2 add_addr_accepted 1"),
-    ("mptcp_endpoint add", "mptcp.multipath.mptcp_endpoint:\n        address: 192.0.2.99\n        id: 99\n"
-     "        dev: link1\n        flags: [signal]",
-     "ansible.builtin.command: ip mptcp endpoint add 192.0.2.99 id 99 dev link1 signal"),
-    ("mptcp_endpoint remove", "mptcp.multipath.mptcp_endpoint:\n        address: 192.0.2.99\n        state: absent",
-     "ansible.builtin.command: ip mptcp endpoint delete id 99"),
-    ("mptcp_info", "mptcp.multipath.mptcp_info:\n        gather: [endpoints]",
-     "ansible.builtin.command: ip -j mptcp endpoint show"),
-    ("mptcp_nm_profile", "mptcp.multipath.mptcp_nm_profile:\n        interface: link2\n        flags: \"{{ flags }}\"",
-     "ansible.builtin.command: nmcli connection modify link2 connection.mptcp-flags {{ flags | join(',') }}"),
-]
-
-
-def per_task(args, lab):
-    """Each module next to the command task doing the same, repeated, on both
-    hosts of the two-links lab (configured by permanent.yml)."""
-    repeats = 1 if args.smoke else args.runs
-    tasks = []
-    for number in range(repeats):
-        # The endpoint's add and remove go together, so each kind finds it absent before adding it.
-        for unit in (PAIRS[0:1], PAIRS[1:2], PAIRS[2:4], PAIRS[4:5], PAIRS[5:6]):
-            # Alternate which goes first, so neither always follows the other.
-            for kind in (("module", "command") if number % 2 == 0 else ("command", "module")):
-                for name, module, command in unit:
-                    body = module if kind == "module" else command
-                    tasks.append("    - name: \"%s | %s | %d\"\n      %s\n" % (name, kind, number, body))
-    # The profile pair writes link2's profile flags as the role's plan left
-    # them (read first, not computed here): both kinds set the same value.
-    text = ("- name: Per-task cost\n  hosts: mptcp_servers:mptcp_clients\n  gather_facts: false\n"
-            # nmcli shows them as "connection.mptcp-flags:  0x18 (signal,also-without-default-route)"
-            "  vars:\n    flags: \"{{ planned_flags.stdout.split('(')[-1].strip().rstrip(')').split(',') | map('trim') | list }}\"\n"
-            "  pre_tasks:\n    - name: \"setup | read link2's profile flags\"\n"
-            "      ansible.builtin.command: nmcli -f connection.mptcp-flags connection show link2\n"
-            "      register: planned_flags\n      changed_when: false\n  tasks:\n"
-            + "".join(tasks))
-    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        path = Path(workdir) / "per-task.yml"
-        path.write_text(text)
-        _seconds, _changed, output = lab.playbook(path, callback="ansible.posix.json")
-    data = json.loads(output[output.index("{"):])
-    times = {}
-    for play in data["plays"]:
-        for task in play["tasks"]:
-            if task["task"]["name"].startswith("setup | "):
-                continue
-            name, kind, _number = task["task"]["name"].split(" | ")
-            duration = task["task"]["duration"]
-            seconds = iso_seconds(duration["end"]) - iso_seconds(duration["start"])
-            times.setdefault(name, {}).setdefault(kind, []).append(seconds)
-    return times
-
-
-def iso_seconds(text):
-    from datetime import datetime
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-
-
-def pyroute2_import(args, lab):
-    code = "import time; t = time.perf_counter(); import pyroute2; pyroute2.MPTCP; print(time.perf_counter() - t)"
-    figures = {"seconds": [], "python_start": [],
-               "version": lab.sh("client", "dpkg-query -W -f '${Version}' python3-pyroute2").strip()}
-    for _number in range(args.runs):
-        figures["seconds"].append(float(lab.sh("client", "python3 -c %s" % shlex.quote(code))))
-        started = time.monotonic()
-        lab.sh("client", "python3 -c pass")
-        figures["python_start"].append(time.monotonic() - started)
-    return figures
-
-
-def control_run(args, lab, commands):
-    figures = {}
-    for key, path in (("permanent", ROOT / "playbooks" / "permanent.yml"), ("commands", commands)):
-        if args.smoke and key == "permanent":
-            continue  # the smoke run stays short: its aggregation part runs permanent.yml already
-        figures["%s first" % key] = lab.playbook(path)[0]
-        # Only permanent.yml has an idempotent re-run to time: command tasks
-        # would just do everything again.
-        if args.smoke or key != "permanent":
-            continue
-        figures["permanent re-run"], figures["re-run changed"], _out = lab.playbook(path)
-    return figures
-
-
-def control_plane(args, save):
-    counts = [2] if args.smoke else args.hosts
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        commands = Path(workdir) / "seed-commands.yml"
-        commands.write_text(COMMAND_PLAYBOOK)
-        for count in counts:
-            entry = results.setdefault(str(count), {"permanent first": [], "permanent re-run": [],
-                                                    "commands first": [],
-                                                    "re-run changed": [], "boot": [], "failures": []})
-            for number in range(1 if args.smoke else args.runs):
-                # Fresh hosts for every first converge. The seed's commands run
-                # on the same hosts afterwards: they do the same work either way.
-                with LabRun("cp%d" % count, "hosts-%d" % count) as lab:
-                    entry["boot"].append(lab.boot_seconds)
-                    try:
-                        figures = control_run(args, lab, commands)
-                    except BenchError as exc:
-                        # Counted and shown, not hidden: the run's times are left out.
-                        entry["failures"].append(str(exc).split("\n", 1)[0][:1500])
-                        log("control plane %d hosts run %d failed: %s" % (count, number + 1, entry["failures"][-1]))
-                        if args.smoke:
-                            raise
-                        continue
-                    for key, value in figures.items():
-                        entry[key].append(value)
-                    log("control plane %d hosts run %d: %s" % (count, number + 1, ", ".join(
-                        "%s %.1f s" % (key, figures[key]) for key in figures if "changed" not in key)))
-                save(results)
-    return results
-
-
 # -- main -------------------------------------------------------------------------
-def machine():
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    return {"kernel": platform.release(), "cpus": os.cpu_count(), "cpu": model,
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30),
-            "os": Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "",
-            "commit": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                                     capture_output=True, text=True, check=False).stdout.strip()}
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks"))
@@ -655,6 +342,7 @@ def main():
                         choices=["aggregation", "control"],
                         help="aggregation also runs failover and the per-task figures on its lab")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: the code works, no figures")
+    parser.add_argument("--prefix", help="the labs' name prefix (default bench, bench-smoke with --smoke)")
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="where to put the table ('' for nowhere)")
     args = parser.parse_args()
     # A stopped run takes its labs down (the `with` blocks) on SIGTERM as on Ctrl-C.
@@ -662,6 +350,8 @@ def main():
     if args.smoke:
         args.runs, args.seconds = 1, 0.5
         PREFIX[0] = "bench-smoke"
+    if args.prefix:
+        PREFIX[0] = args.prefix
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -678,7 +368,9 @@ def main():
                     data.update(results=results, seconds=time.monotonic() - section_started,
                                 load_end=os.getloadavg(), partial=True)
                     (out / "results-control.json").write_text(json.dumps(data, indent=1) + "\n")
-                data["results"] = control_plane(args, save)
+                extra = {}
+                data["results"] = control_plane(args, save, extra)
+                data.update(extra)
                 data.pop("partial", None)
         except BenchError as exc:
             print("bench: error: %s" % exc, file=sys.stderr)

@@ -15,6 +15,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import report_control  # noqa: E402  (where the control plane's time goes, its targets, the fleet model)
+
 ROOT = Path(__file__).resolve().parents[2]
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
@@ -130,8 +132,9 @@ def plot_control(results, path):
         return None
     all_counts = sorted(results, key=int)
     figure, axis = plt.subplots(figsize=(7, 3.5))
-    for key, style in (("permanent first", "o-"), ("permanent re-run", "o--"), ("commands first", "s-")):
-        counts = [c for c in all_counts if results[c][key]]
+    for key, style in (("permanent first", "o-"), ("permanent re-run", "o--"), ("permanent check", "o:"),
+                       ("commands first", "s-")):
+        counts = [c for c in all_counts if results[c].get(key)]
         if not counts:
             continue
         medians = [med(results[c][key]) for c in counts]
@@ -397,6 +400,9 @@ def write(out, readme=None):
                       "Targets: the re-run reports changed=0; 16 hosts <= 3x the time of 2.", ""]
         if plots["control"]:
             lines += ["![run time against host count](%s)" % plots["control"], ""]
+        more, more_summary = report_control.control_section(data["control"], misses)
+        lines += more
+        summary_rows += more_summary
         for count in sorted(control, key=int):
             summary_rows.append("| permanent.yml on %s hosts (%d runs) | first %s s, re-run %s s (changed %s); "
                                 "seed commands first %s s | re-run changed=0; 16 hosts <= 3x 2 hosts |" % (
