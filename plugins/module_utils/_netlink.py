@@ -15,34 +15,21 @@ import errno
 import ipaddress
 import socket
 import struct
-import sys
 import traceback
 from contextlib import contextmanager
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import ClosesSocket, MptcpError, version_tuple
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import ClosesSocket, MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
     decode_flags,
     encode_flags,
 )
-
-# The oldest pyroute2 the modules are tested with (Debian 12's); its MPTCP
-# socket exists since 0.5.19, so e.g. Debian 11's 0.5.14 cannot work.
-PYROUTE2_MIN_VERSION = (0, 7)
-
-
-def _pyroute2_version():
-    """The installed pyroute2's version as a string, or None: its package
-    metadata, since ``pyroute2.__version__`` is "unknown" in Debian's 0.7."""
-    try:
-        try:
-            from importlib.metadata import version  # Python 3.8+
-            return version("pyroute2")
-        except ImportError:
-            from pkg_resources import get_distribution  # older Pythons (RHEL 8's 3.6)
-            return get_distribution("pyroute2").version
-    except Exception:  # pylint: disable=broad-except  # no metadata: the capability check decides
-        return None
-
+from ansible_collections.mptcp.multipath.plugins.module_utils._pyroute2 import (
+    NO_MPTCP,
+    TOO_OLD,
+    installed_version,
+    too_old,
+    unsupported_message,
+)
 
 # HAS_PYROUTE2: pyroute2 can be imported at all (else modules report it as a
 # missing library). PYROUTE2_UNSUPPORTED: it can, but is too old; every use of
@@ -61,22 +48,16 @@ except ImportError:
 else:
     HAS_PYROUTE2 = True
     PYROUTE2_IMPORT_ERROR = None
-    PYROUTE2_VERSION = _pyroute2_version()
+    PYROUTE2_VERSION = installed_version()
     try:
         from pyroute2 import MPTCP
         from pyroute2.netlink.generic.mptcp import MPTCP_PM_CMD_SET_FLAGS, mptcp_msg
     except ImportError:
         MPTCP = mptcp_msg = MPTCP_PM_CMD_SET_FLAGS = None  # never used: MptcpNetlink refuses first
-        PYROUTE2_UNSUPPORTED = "has no MPTCP support"
+        PYROUTE2_UNSUPPORTED = unsupported_message(PYROUTE2_VERSION, NO_MPTCP)
     else:
-        if PYROUTE2_VERSION and version_tuple(PYROUTE2_VERSION) < PYROUTE2_MIN_VERSION:
-            PYROUTE2_UNSUPPORTED = "is older than the modules are tested with"
-    if PYROUTE2_UNSUPPORTED:
-        PYROUTE2_UNSUPPORTED = (
-            "pyroute2 %s of %s on this host %s: mptcp.multipath needs pyroute2 %s or newer "
-            "(Debian 12's python3-pyroute2 is 0.7.2; or pip install 'pyroute2>=%s')"
-            % (PYROUTE2_VERSION or "(version unknown)", sys.executable, PYROUTE2_UNSUPPORTED,
-               ".".join(map(str, PYROUTE2_MIN_VERSION)), ".".join(map(str, PYROUTE2_MIN_VERSION))))
+        if too_old(PYROUTE2_VERSION):
+            PYROUTE2_UNSUPPORTED = unsupported_message(PYROUTE2_VERSION, TOO_OLD)
 # What a check before any change (mptcp_preflight, the roles) should test.
 PYROUTE2_USABLE = HAS_PYROUTE2 and not PYROUTE2_UNSUPPORTED
 

@@ -7,8 +7,11 @@ and name what would silently not work, before anything is changed."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import hashlib
 import ipaddress
 import os
+import pwd
+import socket
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
@@ -27,6 +30,12 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import 
     ip_command,
     normalize_spec,
 )
+
+
+def interface_indexes():
+    """{name: ifindex} of this network namespace."""
+    return dict((name, index) for index, name in socket.if_nameindex())
+
 
 # mptcp_preflight is the mptcp role's own check: its messages name the
 # role's variables, not its options. One table: option -> role variable
@@ -498,3 +507,35 @@ def read_links(links, host_addresses, interfaces, excluded=(), name=ROLE_VARIABL
                              % (where, interface, ", ".join(entry["address"] for entry in mine) or "none"))
         result.append({"interface": interface, "addresses": chosen, "backup": bool(link.get("backup"))})
     return result
+
+
+def file_facts(path):
+    """What the role's template and file tasks would compare of ``path``:
+    whether it exists, its SHA-1 (as ansible.builtin.stat's checksum), mode
+    and owner, so that the role can leave a file that is already right
+    without a remote task of its own."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return {"exists": False, "checksum": None, "mode": None, "owner": None}
+    checksum = None
+    if os.path.isfile(path):
+        with open(path, "rb") as handle:
+            checksum = hashlib.sha1(handle.read()).hexdigest()
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    return {"exists": True, "checksum": checksum, "mode": "%04o" % (info.st_mode & 0o7777), "owner": owner}
+
+
+def parse_unit_states(text, units):
+    """{unit: {enabled, active}} from ``systemctl show
+    --property=UnitFileState,ActiveState UNIT...`` (one block a unit, in
+    order, blank lines between)."""
+    blocks = text.strip().split("\n\n") if text.strip() else []
+    states = {}
+    for unit, block in zip(units, blocks):
+        values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        states[unit] = {"enabled": values.get("UnitFileState") or None, "active": values.get("ActiveState") or None}
+    return states

@@ -170,3 +170,28 @@ def update_file(text, key, value):
     if all(not line.strip() or line == FILE_HEADER for line in lines):
         return None
     return content
+
+
+def planned_file(text, key, value):
+    """The file's content after setting key to value (None: removing it),
+    as mptcp_sysctl writes it: a file that was empty or missing is never
+    deleted."""
+    after = update_file(text, key, value)
+    if after is None and not (text or "").strip():
+        return text
+    return after
+
+
+def settled(wanted, file_text, read=read_runtime):
+    """Whether mptcp_sysctl would change nothing for ``wanted`` ([(key,
+    value)], value None to remove the key from the file), with
+    ``file_text`` the sysctl file's content (False: no file is kept). Keys
+    are short names, values as normalize_value returns them."""
+    for key, value in wanted:
+        if value is not None and read(key) != value:
+            return False
+        if file_text is not False:
+            after = planned_file(file_text, key, value)
+            if after != file_text:
+                return False
+    return True

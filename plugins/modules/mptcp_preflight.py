@@ -35,7 +35,7 @@ description:
     backend removes them anyway (O(exclusive)); when they would stay, they are a warning with the command that
     removes them.
   - The R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role runs it first. It changes
-    nothing and needs no pyroute2.
+    nothing and needs no pyroute2 (it reads the limits with the standard library).
   - It is that role's own check, so its messages name the role's variables, not its options, each with the path
     to the bad value (for example C(mptcp_links[1].interface), C(mptcp_endpoints[0].address),
     C(mptcp_limits.subflows)). Each option and its variable - O(state) is C(mptcp_state), O(limits) is
@@ -208,6 +208,13 @@ options:
     type: list
     elements: str
     default: []
+  files:
+    description:
+      - Other files and directories the configuration may remove (the role's endpoints program and its set);
+        RV(files_present) names those that exist.
+    type: list
+    elements: path
+    default: []
 """
 
 EXAMPLES = r"""
@@ -315,6 +322,49 @@ laminar:
   returned: always
   type: bool
   sample: true
+owns_paths:
+  description:
+    - Whether this run makes or reverts the paths (endpoints, limits, their units and profiles); false only for
+      O(paths=unmanaged) with O(state=enabled) (seed 34.2, enabling only).
+  returned: always
+  type: bool
+  sample: true
+persists_paths:
+  description:
+    - Whether the paths are kept across reboots (units, profiles and their removal); true with O(paths=permanent), or
+      O(state=disabled), outside O(namespace).
+  returned: always
+  type: bool
+  sample: true
+kernel_limits:
+  description: The running kernel's limits (empty without a usable pyroute2), to compare the limits to set with.
+  returned: always
+  type: dict
+  sample: {subflows: 2, add_addr_accepted: 0}
+sysctls_settled:
+  description:
+    - Whether the net.mptcp sysctls are already as the role sets them, at runtime and in O(sysctl_file) (outside
+      O(namespace)); C(net.mptcp.enabled) 1 and O(sysctls) with O(state=enabled), C(net.mptcp.enabled) 0 and
+      O(sysctls) out of the file with O(state=disabled). The role then skips its sysctl tasks.
+  returned: always
+  type: bool
+  sample: true
+units:
+  description:
+    - O(limits_unit) and O(endpoints_unit) in C(/etc/systemd/system), by name, each with C(exists), C(checksum)
+      (SHA-1), C(mode), C(owner), and systemd's C(enabled) (UnitFileState) and C(active) (ActiveState); null
+      where it does not apply. The role skips its unit tasks for a unit that is already right.
+  returned: always
+  type: dict
+  sample:
+    set_mptcp_limit.service: {exists: true, checksum: 575a3d1f20be4733676d3b6f031f98c00f1ab58e, mode: "0644",
+                              owner: root, enabled: enabled, active: active}
+files_present:
+  description: The O(files) that exist.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/mptcp-endpoints.conf]
 requirements:
   description:
     - What the other modules need on this host and whether it is there, so that a play can install only
@@ -323,7 +373,8 @@ requirements:
   type: dict
   contains:
     pyroute2:
-      description: Whether a pyroute2 with MPTCP support (0.7 or newer) can be imported by the Python that runs the modules.
+      description: Whether a pyroute2 with MPTCP support (0.7 or newer) is installed for the Python that runs the modules
+        (found without importing it).
       type: bool
     iproute2:
       description: Whether the C(ip) command exists.
@@ -346,13 +397,8 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIM
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import addresses as link_addresses
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoints as ip_endpoints
-from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
-    HAS_PYROUTE2,
-    PYROUTE2_UNSUPPORTED,
-    PYROUTE2_USABLE,
-    MptcpNetlink,
-    interface_indexes,
-)
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import KernelLimits
+from ansible_collections.mptcp.multipath.plugins.module_utils._pyroute2 import probe as pyroute2_probe
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
 from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import (
@@ -367,17 +413,24 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_sysctl_file,
     declared_endpoints,
     endpoint_owners,
+    file_facts,
+    interface_indexes,
     mptcpd_running,
     module_endpoints,
+    parse_unit_states,
     paths_backend,
     read_links,
     read_nm_devices,
     resolve_backend,
     signal_count,
 )
-from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls
+from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls, settled
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"
+# pyroute2 is looked for, not imported: this module runs on every run of the role and needs none of it
+HAS_PYROUTE2, PYROUTE2_UNSUPPORTED = pyroute2_probe()
+PYROUTE2_USABLE = HAS_PYROUTE2 and not PYROUTE2_UNSUPPORTED
+SYSTEMD_UNIT_DIR = "/etc/systemd/system"
 
 
 class PreflightModule(object):
@@ -413,7 +466,7 @@ class PreflightModule(object):
         (check mode on a fresh host) only the given limits count."""
         if not PYROUTE2_USABLE:
             return {}
-        with MptcpNetlink() as kernel:
+        with KernelLimits() as kernel:
             return kernel.limits()
 
     def check_names(self):
@@ -454,6 +507,40 @@ class PreflightModule(object):
                 return None
         return max(values)
 
+    def sysctls_settled(self, enabled, sysctls):
+        """Whether the role's sysctl tasks would change nothing: net.mptcp.enabled
+        and (enabled) the other sysctls set, or (disabled) removed from the file."""
+        wanted = [("enabled", "1" if enabled else "0")] + [
+            (key, value if enabled else None) for key, value in sorted(sysctls.items())]
+        file_text = False  # no file is kept for a namespace
+        if not self.params["namespace"]:
+            try:
+                with open(self.params["sysctl_file"]) as handle:
+                    file_text = handle.read()
+            except (IOError, OSError, UnicodeDecodeError):
+                file_text = None
+                if os.path.exists(self.params["sysctl_file"]):
+                    return False  # unreadable: mptcp_sysctl says why
+        try:
+            return settled(wanted, file_text)
+        except (IOError, OSError):
+            return False  # a key this kernel lacks: mptcp_sysctl names it
+
+    def units(self):
+        """The role's unit files (RV(units)): file facts, and systemd's view of those that exist."""
+        names = [self.params[unit] for unit in ("limits_unit", "endpoints_unit") if self.params[unit]]
+        units = dict((name, dict(file_facts(os.path.join(SYSTEMD_UNIT_DIR, name)), enabled=None, active=None))
+                     for name in names)
+        present = [name for name in units if units[name]["exists"]]
+        systemctl = self.module.get_bin_path("systemctl")
+        if present and systemctl and os.path.isdir(SYSTEMD_RUN_DIR):
+            rc, out, dummy = self.module.run_command(
+                [systemctl, "show", "--property=UnitFileState,ActiveState", "--"] + present)
+            if rc == 0:
+                for name, state in parse_unit_states(out, present).items():
+                    units[name].update(state)
+        return units
+
     def owners(self, backend, ip, nm_devices, declared):
         """The other endpoint managers, and what fights ``backend`` (see _preflight.manager_conflicts)."""
         kernel_endpoints, owner = [], {}
@@ -471,9 +558,10 @@ class PreflightModule(object):
             enter_namespace(namespace)
         except MptcpError as exc:
             raise MptcpError("%s: %s" % (NAMES["namespace"], exc))
+        sysctls = {}
         if self.params["sysctls"]:
             # only then: a kernel without MPTCP has no net.mptcp keys to list
-            check_sysctls(self.params["sysctls"], available_keys(), NAMES["sysctls"], check_values=enabled)
+            sysctls = check_sysctls(self.params["sysctls"], available_keys(), NAMES["sysctls"], check_values=enabled)
         paths = self.params["paths"] if enabled else "permanent"
         unmanaged = paths == "unmanaged"
         requested_backend = paths_backend(paths, self.params["backend"])
@@ -502,7 +590,8 @@ class PreflightModule(object):
             check_interfaces(self.params["disabled_interfaces"], interfaces, NAMES["disabled_interfaces"])
         endpoints = check_endpoints(endpoints, backend, interfaces, kernel, profiles=profiles)
         links = self.read_links(ip, interfaces) if self.params["links"] and enabled and not unmanaged else []
-        limits = dict(self.kernel_limits(), **wanted_limits)
+        kernel_limits = self.kernel_limits()
+        limits = dict(kernel_limits, **wanted_limits)
         if not unmanaged:
             check_backend_available(backend, nm_running, nm_version, systemd_running)
         if HAS_PYROUTE2 and PYROUTE2_UNSUPPORTED:
@@ -531,6 +620,17 @@ class PreflightModule(object):
             self.module.warn(warning)
         return {"changed": False, "backend": backend, "advice": warnings, "limits": limits,
                 "limits_to_set": wanted_limits,
+                # what this run owns of the paths (endpoints, limits, their units and profiles): nothing
+                # when they are unmanaged (seed 34.2); the disabled state reverts them whatever paths says
+                "owns_paths": not unmanaged,
+                # units, profiles and their removal: not for temporary paths, nor inside a namespace
+                "persists_paths": paths == "permanent" and not namespace,
+                # what the role's tasks would compare, read here once so that a task whose state
+                # is already right is skipped instead of run
+                "kernel_limits": kernel_limits,
+                "sysctls_settled": self.sysctls_settled(enabled, sysctls),
+                "units": self.units(),
+                "files_present": [path for path in self.params["files"] if os.path.lexists(path)],
                 "endpoints": normalized,
                 "networkmanager_running": nm_running,
                 "managers": {"networkmanager": owners["nm_interfaces"], "mptcpd": owners["mptcpd"],
@@ -573,6 +673,7 @@ def main():
             )),
             link_count=dict(type="int"),
             excluded_interfaces=dict(type="list", elements="str", default=[]),
+            files=dict(type="list", elements="path", default=[]),
         ),
     ).create_ansible_module(supports_check_mode=True)
     run_module(module, PreflightModule(module).run)

@@ -142,9 +142,9 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import (
     check_key,
     file_value,
     normalize_value,
+    planned_file,
     read_runtime,
     short_name,
-    update_file,
     write_runtime,
 )
 
@@ -195,9 +195,7 @@ class SysctlModule(object):
         runtime_before = read_runtime(key)
         runtime_after = value if present and self.params["runtime"] else runtime_before
         file_before = self.read_file() if self.path else None
-        file_after = update_file(file_before, key, value) if self.path else None
-        if file_after is None and not (file_before or "").strip():
-            file_after = file_before  # never delete a file that was empty or missing anyway
+        file_after = planned_file(file_before, key, value) if self.path else None
         changed = runtime_after != runtime_before or file_after != file_before
 
         if changed and not self.module.check_mode:
