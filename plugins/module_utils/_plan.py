@@ -37,7 +37,10 @@ Documentation/networking/mptcp.rst, mptcp.dev, mptcp_net-next issues #331,
    server behind routers, or one interface) opens its subflows itself: one
    ``subflow`` endpoint with ``dev`` on each of its links, so that each
    subflow leaves through its own interface even when all of them sit on
-   one subnet.
+   one subnet. So does the client of a server with several addresses behind
+   a router (none of them on a network of the client's links): taking its
+   announcements, the routing table would send every subflow out of the
+   default route's link (measured).
    A dual-stack client has no endpoints and takes every announcement, of
    either family (measured: an IPv6 connection takes the IPv4 announcements
    too, v4-mapped, so ``laminar`` endpoints go to the wrong family; and an
@@ -115,10 +118,18 @@ def client_strategy(client, servers, topology):
                               if len(_links_of(server, family)) < 2))
     if links < 2:
         return "single", "one link: one path, nothing to add"
+    routed = _routed_servers(client, [server for server, family in shared])
     if topology == "single_homed":
         reason = "topology single_homed"
     elif single_homed and topology == "auto":
         reason = "server %s has one address per family" % ", ".join(single_homed)
+    elif routed and topology == "auto":
+        # measured (lab topology router-two-homed): taking the announcements, the routing table sent both
+        # subflows out of the default route's link (2.78 GB on link1, none on link2); subflow endpoints with
+        # dev used both uplinks (1.72 and 1.67 GB)
+        reason = ("server %s is behind a router (none of its addresses is on a network of the client's links), "
+                  "so the routing table would send every announced address's subflow out of one link"
+                  % ", ".join(routed))
     elif len([family for family in FAMILIES if _links_of(client, family)]) > 1:
         # measured: an IPv6 connection takes IPv4 announcements too (v4-mapped), so laminar endpoints go to
         # the wrong family; and an IPv6 subflow endpoint cannot reach the server's first address over
@@ -134,6 +145,21 @@ def client_strategy(client, servers, topology):
     else:
         return "announce", "the servers announce their other addresses; each client link takes one of them (laminar)"
     return "subflow", reason + ": the client opens one subflow from each of its links and takes no announcements"
+
+
+def _routed_servers(client, servers):
+    """The names of ``servers`` none of whose addresses lies on a network of
+    ``client``'s links: reached through a router, not over links paired one
+    to one. Only where both sides' links say their networks."""
+    mine = [ipaddress.ip_network(network) for link in client["links"] for network in link.get("networks") or []]
+    routed = set()
+    for server in servers:
+        theirs = [ipaddress.ip_address(address) for link in server["links"] if link.get("networks")
+                  for address in link["addresses"]]
+        if mine and theirs and not any(address in network for address in theirs for network in mine
+                                       if address.version == network.version):
+            routed.add(server["name"])
+    return sorted(routed)
 
 
 def _extra_subflows(client, server, family, strategy):

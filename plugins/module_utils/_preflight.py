@@ -505,7 +505,11 @@ def read_links(links, host_addresses, interfaces, excluded=(), name=ROLE_VARIABL
             raise MptcpError("%s.interface: %s has no address that can be an MPTCP endpoint (global IPv4 or IPv6, "
                              "not link-local or unique-local); it has: %s"
                              % (where, interface, ", ".join(entry["address"] for entry in mine) or "none"))
-        result.append({"interface": interface, "addresses": chosen, "backup": bool(link.get("backup"))})
+        # the networks the addresses sit on: the planner tells a peer on the link from one behind a router
+        networks = [str(ipaddress.ip_interface("%s/%s" % (entry["address"], entry["prefix"])).network)
+                    for entry in mine if entry["address"] in chosen and entry.get("prefix") is not None]
+        result.append({"interface": interface, "addresses": chosen, "networks": networks,
+                       "backup": bool(link.get("backup"))})
     return result
 
 

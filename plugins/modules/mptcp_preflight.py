@@ -308,13 +308,15 @@ links:
   description:
     - O(links) with this host's addresses (what the role's plan takes), each with C(interface), C(addresses)
       (the ones given, else every address of the interface that can be an endpoint, in the kernel's order),
-      C(backup) and C(rp_filter) (the interface's IPv4 reverse-path filter as the kernel applies it, the larger of
+      C(networks) (the networks of those addresses, as CIDR), C(backup)
+      and C(rp_filter) (the interface's IPv4 reverse-path filter as the kernel applies it, the larger of
       C(net.ipv4.conf.all.rp_filter) and the interface's own; null where it cannot be read). Empty without
       O(links) or with O(state=disabled).
   returned: always
   type: list
   elements: dict
-  sample: [{interface: link1, addresses: [192.0.2.1, "2001:db8:1::1"], backup: false, rp_filter: 2}]
+  sample: [{interface: link1, addresses: [192.0.2.1, "2001:db8:1::1"], networks: [192.0.2.0/24, "2001:db8:1::/64"],
+            backup: false, rp_filter: 2}]
 laminar:
   description:
     - Whether endpoints can have the C(laminar) flag here, that is the kernel is 6.18 or newer and the backend can set
@@ -428,7 +430,11 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import ava
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"
 # pyroute2 is looked for, not imported: this module runs on every run of the role and needs none of it
-HAS_PYROUTE2, PYROUTE2_UNSUPPORTED = pyroute2_probe()
+# (installed, why the installed one cannot be used); not unpacked in one
+# assignment: ansible-doc reads this file's top-level assignments and warns
+PYROUTE2_PROBE = pyroute2_probe()
+HAS_PYROUTE2 = PYROUTE2_PROBE[0]
+PYROUTE2_UNSUPPORTED = PYROUTE2_PROBE[1]
 PYROUTE2_USABLE = HAS_PYROUTE2 and not PYROUTE2_UNSUPPORTED
 SYSTEMD_UNIT_DIR = "/etc/systemd/system"
 

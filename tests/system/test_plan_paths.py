@@ -50,6 +50,8 @@ CASES = {
     "router, link2 backup": ("router", ("link2",)),
     # the client's two interfaces and the server on one bridged subnet (seed 34.5)
     "one-subnet": ("one-subnet", ()),
+    # the server's two addresses behind the router too: no link is paired
+    "router-two-homed": ("router-two-homed", ()),
 }
 ORDER = list(CASES)
 FAMILIES = {"ipv4": 4, "ipv6": 6}

@@ -5,6 +5,8 @@ limits, each row with the reason (docs/plan.md has the lab's figures)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import ipaddress
+
 import pytest
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
@@ -12,10 +14,14 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._plan import check
 
 
 def host(name, side, *links, **extra):
-    """links: (interface, [addresses]) or (interface, [addresses], 'backup'); laminar unless told otherwise."""
+    """links: (interface, [addresses]) or (interface, [addresses], 'backup'); laminar unless told otherwise;
+    each address's network is its /24 (IPv4) or /64 (IPv6), as mptcp_preflight reads them."""
+    def networks(addresses):
+        return [str(ipaddress.ip_interface(address + ("/64" if ":" in address else "/24")).network)
+                for address in addresses]
     result = {"name": name, "side": side, "laminar": True,
-              "links": [{"interface": link[0], "addresses": list(link[1]), "backup": "backup" in link[2:]}
-                        for link in links]}
+              "links": [{"interface": link[0], "addresses": list(link[1]), "networks": networks(link[1]),
+                         "backup": "backup" in link[2:]} for link in links]}
     result.update(extra)
     return result
 
@@ -95,13 +101,28 @@ TABLE = [
      {}, {
          "client": ([("10.0.1.2", "link1", ["laminar"]), ("10.0.2.2", "link2", ["laminar"])], (1, 1), "announce"),
     }, "mgmt0 is not a link: no endpoint there, and NetworkManager gets `disabled` for it"),
-    ("2-servers-4-clients", [host("server%d" % s, "server", ("link1", ["10.%d.1.1" % s]), ("link2", ["10.%d.2.1" % s]))
+    ("2-servers-4-clients", [host("server%d" % s, "server", ("link1", ["10.0.1.%d" % s]), ("link2", ["10.0.2.%d" % s]))
                              for s in (1, 2)] +
-     [host("client%d" % c, "client", ("link1", ["10.9.1.%d" % c]), ("link2", ["10.9.2.%d" % c])) for c in (1, 2, 3, 4)],
+     [host("client%d" % c, "client", ("link1", ["10.0.1.1%d" % c]), ("link2", ["10.0.2.1%d" % c]))
+      for c in (1, 2, 3, 4)],
      {}, {
-         "server1": ([("10.1.1.1", "link1", ["signal"]), ("10.1.2.1", "link2", ["signal"])], (1, 0), None),
-         "client3": ([("10.9.1.3", "link1", ["laminar"]), ("10.9.2.3", "link2", ["laminar"])], (1, 1), "announce"),
+         "server1": ([("10.0.1.1", "link1", ["signal"]), ("10.0.2.1", "link2", ["signal"])], (1, 0), None),
+         "client3": ([("10.0.1.13", "link1", ["laminar"]), ("10.0.2.13", "link2", ["laminar"])], (1, 1), "announce"),
     }, "limits are per connection: four clients need no more than one"),
+    ("two-homed-server-behind-a-router", [
+        host("server", "server", ("eth0", ["192.0.2.1"]), ("eth1", ["198.51.100.1"]), laminar=False),
+        host("client", "client", ("wan1", ["10.1.1.2"]), ("wan2", ["10.1.2.2"]), laminar=False)],
+     {}, {
+         "server": ([("192.0.2.1", "eth0", ["signal"]), ("198.51.100.1", "eth1", ["signal"])], (1, 0), None),
+         "client": ([("10.1.1.2", "wan1", ["subflow"]), ("10.1.2.2", "wan2", ["subflow"])], (1, 0), "subflow"),
+    }, "no server address is on the client's networks: taking the announcements, routing sent both subflows out of "
+       "wan1 (measured on the lab's router-two-homed); subflow endpoints with dev use each uplink"),
+    ("paired-links-with-networks", [
+        host("server", "server", ("link1", ["10.0.1.1"]), ("link2", ["10.0.2.1"]), laminar=False),
+        host("client", "client", ("link1", ["10.0.1.2"]), ("link2", ["10.0.2.2"]), laminar=False)],
+     {}, {
+         "client": ([], (1, 1), "routing"),
+    }, "the server's addresses are on the client's networks: paired links, the announcements are taken"),
     ("fullmesh", paired(2), {"topology": "fullmesh"}, {
         "server": (SERVER_TWO, (3, 0), None),
         "client": ([("10.0.1.2", "link1", ["subflow", "fullmesh"]), ("10.0.2.2", "link2", ["subflow", "fullmesh"])],

@@ -435,10 +435,10 @@ def test_signal_count_never_fails_on_a_peers_mistakes():
 
 # -- read_links: the role's mptcp_links with the host's real addresses ----------
 HOST_ADDRESSES = [
-    {"interface": "link1", "address": "192.0.2.2", "endpoint_candidate": True},
+    {"interface": "link1", "address": "192.0.2.2", "prefix": 24, "endpoint_candidate": True},
     {"interface": "link1", "address": "fe80::1", "endpoint_candidate": False},
     {"interface": "link2", "address": "198.51.100.2", "endpoint_candidate": True},
-    {"interface": "link2", "address": "2001:db8:2::2", "endpoint_candidate": True},
+    {"interface": "link2", "address": "2001:db8:2::2", "prefix": 64, "endpoint_candidate": True},
 ]
 HOST_INTERFACES = {"lo": 1, "link1": 2, "link2": 3, "mgmt0": 4, "bare": 5}
 
@@ -446,8 +446,9 @@ HOST_INTERFACES = {"lo": 1, "link1": 2, "link2": 3, "mgmt0": 4, "bare": 5}
 def test_read_links_takes_every_candidate_address_or_the_ones_given():
     links = read_links([{"interface": "link1"}, {"interface": "link2", "address": "2001:db8:2::2", "backup": True}],
                        HOST_ADDRESSES, HOST_INTERFACES, ["mgmt0"], "mptcp_links")
-    assert links == [{"interface": "link1", "addresses": ["192.0.2.2"], "backup": False},
-                     {"interface": "link2", "addresses": ["2001:db8:2::2"], "backup": True}]
+    assert links == [{"interface": "link1", "addresses": ["192.0.2.2"], "networks": ["192.0.2.0/24"], "backup": False},
+                     {"interface": "link2", "addresses": ["2001:db8:2::2"], "networks": ["2001:db8:2::/64"],
+                      "backup": True}]
 
 
 @pytest.mark.parametrize("links, excluded, message", [
