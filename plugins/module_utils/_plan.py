@@ -62,6 +62,12 @@ Documentation/networking/mptcp.rst, mptcp.dev, mptcp_net-next issues #331,
    routed through another one (rule 3 and 4's ``subflow`` endpoints): the
    plan says so, per link (measured: the join fails; loose filtering, 2,
    works, and so do ``laminar`` subflows).
+9. Two links of a host on one IPv4 network (the RHEL chapter's 34.5: two
+   interfaces on one subnet) answer ARP for each other's address while
+   ``arp_ignore`` is 0 (the kernel's default): the peer may then send both
+   subflows' packets to one interface, and nothing arrives on the other
+   (measured: 719 MB on link1, 0 on link2; with ``arp_ignore`` 1 each
+   interface answers for its own address only). The plan says so, per link.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -280,6 +286,7 @@ def plan(host, peers, topology="auto"):
                     continue
                 endpoints[address] = _endpoint(address, link, flags, "client: %s" % why)
         advice.extend(_strict_rp_filter_advice(host, strategy))
+    advice.extend(_arp_flux_advice(host))
     limits = dict((key, min(value, LIMIT_MAX)) for key, (value, reason) in need.items())
     for key, (value, reason) in need.items():
         if value > LIMIT_MAX:
@@ -312,6 +319,26 @@ def _strict_rp_filter_advice(client, strategy):
             "another link are dropped; set it to 2 (loose), e.g. sysctl -w net.ipv4.conf.all.rp_filter=2 "
             "net.ipv4.conf.%s.rp_filter=2" % (link["interface"], link["interface"], link["interface"])
             for link in links if link.get("rp_filter") == 1]
+
+
+def _arp_flux_advice(host):
+    """Rule 9: the host's IPv4 links that share a network with another of its
+    links and answer ARP for every local address (arp_ignore 0)."""
+    by_network = {}
+    for link in _links_of(host, "ipv4"):
+        for network in set(network for network in link.get("networks") or [] if "." in network):
+            by_network.setdefault(network, []).append(link)
+    advice = []
+    for network, links in sorted(by_network.items()):
+        if len(links) < 2:
+            continue
+        names = ", ".join(link["interface"] for link in links)
+        advice.extend("net.ipv4.conf.%s.arp_ignore is 0: %s share %s, and each answers ARP for the others' "
+                      "addresses, so a peer may send every subflow's packets to one of them; set it to 1, e.g. "
+                      "sysctl -w net.ipv4.conf.%s.arp_ignore=1" % (link["interface"], names, network,
+                                                                   link["interface"])
+                      for link in links if link.get("arp_ignore") == 0)
+    return advice
 
 
 def _profiles(host, endpoints):

@@ -308,15 +308,15 @@ links:
   description:
     - O(links) with this host's addresses (what the role's plan takes), each with C(interface), C(addresses)
       (the ones given, else every address of the interface that can be an endpoint, in the kernel's order),
-      C(networks) (the networks of those addresses, as CIDR), C(backup)
-      and C(rp_filter) (the interface's IPv4 reverse-path filter as the kernel applies it, the larger of
-      C(net.ipv4.conf.all.rp_filter) and the interface's own; null where it cannot be read). Empty without
-      O(links) or with O(state=disabled).
+      C(networks) (the networks of those addresses, as CIDR), C(backup),
+      C(rp_filter) and C(arp_ignore) (the interface's IPv4 reverse-path filter and ARP reply mode as the kernel
+      applies them, the larger of the C(net.ipv4.conf.all) value and the interface's own; null where it cannot be
+      read). Empty without O(links) or with O(state=disabled).
   returned: always
   type: list
   elements: dict
   sample: [{interface: link1, addresses: [192.0.2.1, "2001:db8:1::1"], networks: [192.0.2.0/24, "2001:db8:1::/64"],
-            backup: false, rp_filter: 2}]
+            backup: false, rp_filter: 2, arp_ignore: 0}]
 laminar:
   description:
     - Whether endpoints can have the C(laminar) flag here, that is the kernel is 6.18 or newer and the backend can set
@@ -496,18 +496,20 @@ class PreflightModule(object):
         result = read_links(links[:count], link_addresses(self.module.run_command, ip), interfaces,
                             self.params["excluded_interfaces"])
         for link in result:
-            # the plan advises where strict filtering would drop a link's subflows
-            link["rp_filter"] = self.rp_filter(link["interface"])
+            # the plan advises where strict filtering would drop a link's subflows (rule 8), and where
+            # two links on one network answer ARP for each other (rule 9)
+            for key in ("rp_filter", "arp_ignore"):
+                link[key] = self.ipv4_conf(link["interface"], key)
         return result
 
     @staticmethod
-    def rp_filter(interface):
-        """The IPv4 reverse-path filter the kernel applies on ``interface``:
-        the larger of ``all`` and the interface's own; None if unreadable."""
+    def ipv4_conf(interface, key):
+        """An IPv4 setting (rp_filter, arp_ignore) as the kernel applies it on
+        ``interface``: the larger of ``all`` and the interface's own; None if unreadable."""
         values = []
         for name in ("all", interface):
             try:
-                with open("/proc/sys/net/ipv4/conf/%s/rp_filter" % name) as handle:
+                with open("/proc/sys/net/ipv4/conf/%s/%s" % (name, key)) as handle:
                     values.append(int(handle.read().strip()))
             except (IOError, OSError, ValueError):
                 return None

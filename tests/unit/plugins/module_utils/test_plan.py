@@ -260,3 +260,29 @@ def test_strict_rp_filter_on_a_client_link_is_advised(topology, laminar, rp_filt
     # the server's answers leave through the link the client's join came in on: never advised there
     server["links"][1]["rp_filter"] = rp_filter
     assert not [line for line in plan(server, [client], topology=topology)["advice"] if "rp_filter" in line]
+
+
+@pytest.mark.parametrize("arp_ignore, advised", [
+    # measured (lab topology one-subnet): with 0 both interfaces answered ARP for either address, and a
+    # download arrived on one of them only; with 1 each answered for its own
+    ((0, 0), ["enp4s0f0", "wlp1s0"]),
+    ((1, 0), ["wlp1s0"]),
+    ((1, 2), []),
+    ((None, None), []),   # unreadable: nothing said
+])
+def test_two_links_on_one_network_answering_arp_for_each_other_are_advised(arp_ignore, advised):
+    server = host("server", "server", ("enp1s0", ["192.0.2.1"]))
+    client = host("client", "client", ("enp4s0f0", ["192.0.2.2"]), ("wlp1s0", ["192.0.2.3"]))
+    for link, value in zip(client["links"], arp_ignore):
+        link["arp_ignore"] = value
+    lines = [line for line in plan(client, [server])["advice"] if "arp_ignore" in line]
+    assert [line.split(".")[3] for line in lines] == advised
+    for line in lines:
+        assert "share 192.0.2.0/24" in line and "set it to 1" in line
+
+
+def test_links_on_separate_networks_are_not_advised_about_arp():
+    server, client = paired(2)
+    for link in client["links"]:
+        link["arp_ignore"] = 0
+    assert not [line for line in plan(client, [server])["advice"] if "arp_ignore" in line]
