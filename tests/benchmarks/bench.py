@@ -11,6 +11,8 @@ them into <out>/README.md and the PNG plots):
                tbf links: permanent.yml (the mptcp role's plan from the lab
                inventory's mptcp_links) vs the seed's `ip mptcp` commands vs
                plain TCP on one link, each under cubic and under BBR
+  topologies   the same on the router and one-subnet lab topologies: the
+               plan vs plain TCP by the default route, cubic and BBR
   failover     a link taken down under a long transfer (and brought back; and
                with link2 marked `backup: true` in both hosts' mptcp_links):
                hash, bytes lost, stall, recovery
@@ -56,9 +58,10 @@ FLOW = str(Path(__file__).resolve().parent / "flow.py")
 _port = [5300]
 
 
-def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None):
-    """One client -> server transfer to the server's link1 address. events:
-    (seconds after the start, label, callable) run meanwhile; their times are returned."""
+def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, connect=None):
+    """One client -> server transfer to ``connect`` (default: the server's
+    link1 address). events: (seconds after the start, label, callable) run
+    meanwhile; their times are returned."""
     _port[0] += 1
     port = str(_port[0])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
@@ -73,7 +76,7 @@ def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None):
                 if receiver.poll() is not None or time.monotonic() > deadline:
                     raise BenchError("the receiver did not start: %s" % receiver.stderr.read())
                 time.sleep(0.02)
-            argv = [sys.executable, FLOW, "send", "--connect", lab.address("server", "link1"), "--port", port,
+            argv = [sys.executable, FLOW, "send", "--connect", connect or lab.address("server", "link1"), "--port", port,
                     "--bytes", str(int(nbytes)), "--proto", proto] + (["--cc", cc] if cc else [])
             sender = subprocess.Popen(lab.netns("client", argv),
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -144,12 +147,13 @@ def unconfigure_by_hand(lab):
         lab.sh(host, "ip mptcp endpoint flush; ip mptcp limits set subflows 2 add_addr_accepted 0")
 
 
-def measure(lab, label, nbytes, proto, runs, keep, cc=None):
+def measure(lab, label, nbytes, proto, runs, keep, cc=None, connect=None):
     figures = []
+    mine = [link for link in lab.links() if "client" in lab.lab.topo["links"][link]]
     for number in range(runs):
-        before = qdisc_bytes(lab, "client", lab.links())
-        result = transfer(lab, nbytes, proto=proto, cc=cc)
-        wire = qdisc_bytes(lab, "client", lab.links()) - before
+        before = qdisc_bytes(lab, "client", mine)
+        result = transfer(lab, nbytes, proto=proto, cc=cc, connect=connect)
+        wire = qdisc_bytes(lab, "client", mine) - before
         received, sent = result["received"], result["sent"] or {}
         if received["bytes"] != result["expected"] or received["sha256"] != sent.get("sha256"):
             raise BenchError("%s: transfer %d lost data (%d of %d bytes)" % (
@@ -222,6 +226,36 @@ def aggregation(args):
             unconfigure_by_hand(lab)
             lab.playbook(ROOT / "playbooks" / "permanent.yml")
             run_case(lab, label, rates, "permanent.yml")
+    return results
+
+
+# -- 1b the topologies users have (issue 21) ----------------------------------------
+TOPOLOGIES = (("router: 2 x 10 Mbit/s uplinks, single-homed server", "router"),
+              ("one subnet: 2 x 10 Mbit/s client interfaces (seed 34.5)", "one-subnet"))
+
+
+def topologies(args):
+    """On each topology other than paired links: the role's plan
+    (permanent.yml) against plain TCP by the client's default route, both
+    client uplinks at 10 Mbit/s (the server's side unshaped), under cubic
+    and BBR. The seed has no hand-made answer for these shapes."""
+    ccs = ("cubic",) if args.smoke else ("cubic", "bbr")
+    results = {"cases": {}, "series": {}, "congestion_controls": list(ccs)}
+    for label, topology in TOPOLOGIES[:1] if args.smoke else TOPOLOGIES:
+        with LabRun("topo-" + topology, topology) as lab:
+            lab.playbook(ROOT / "playbooks" / "permanent.yml")
+            server = next(link for link in lab.links() if "server" in lab.lab.topo["links"][link])
+            connect = lab.address("server", server)
+            entry = results["cases"].setdefault(label, {"rates": {"link1": 10.0, "link2": 10.0}})
+            for link in ("link1", "link2"):
+                lab.cli("shape", link, "--rate", "10mbit")
+            for cc in ccs:
+                keep = results["series"] if cc == ccs[0] else None
+                for config, proto, total in (("permanent.yml", "mptcp", 20.0), ("tcp", "tcp", 10.0)):
+                    log("topology %s, %s, %s" % (topology, config, cc))
+                    entry["%s, %s" % (config, cc)] = measure(
+                        lab, "%s %s, %s" % (label, config if proto == "mptcp" else "tcp", cc),
+                        total * 1e6 / 8 * args.seconds, proto, args.runs, keep, cc=cc, connect=connect)
     return results
 
 
@@ -338,8 +372,8 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median and min-max are shown)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of an aggregation transfer")
     parser.add_argument("--hosts", type=int, nargs="+", default=[2, 8, 16])
-    parser.add_argument("--sections", nargs="+", default=["aggregation", "control"],
-                        choices=["aggregation", "control"],
+    parser.add_argument("--sections", nargs="+", default=["aggregation", "topologies", "control"],
+                        choices=["aggregation", "topologies", "control"],
                         help="aggregation also runs failover and the per-task figures on its lab")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: the code works, no figures")
     parser.add_argument("--prefix", help="the labs' name prefix (default bench, bench-smoke with --smoke)")
@@ -362,6 +396,8 @@ def main():
         try:
             if section == "aggregation":
                 data["results"] = aggregation(args)
+            elif section == "topologies":
+                data["results"] = topologies(args)
             else:
                 # Saved after every run: a long run stopped early still leaves its figures.
                 def save(results):

@@ -184,6 +184,22 @@ def aggregation_rows(results, misses):
     return rows, summary
 
 
+def plan_summary_rows(kind, results, summary):
+    """The README's rows: the plan's share per case and congestion control."""
+    rows = []
+    for (label, config, cc), share in summary.items():
+        if config != "permanent.yml":
+            continue
+        total = sum(results["cases"][label]["rates"].values())
+        rows.append("| %s %s, %s, permanent.yml | %.1f%% of the link sum (hand-made %s, plain TCP %s) | %s |" % (
+            kind, label, cc, share * 100,
+            "%.1f%%" % (summary[(label, "hand-made", cc)] * 100) if (label, "hand-made", cc) in summary else "-",
+            "%.2f Mbit/s" % (summary[(label, "tcp", cc)] * total) if (label, "tcp", cc) in summary else "-",
+            (">= %.0f%%, " % (SHARE_TARGETS[label] * 100) if cc == "cubic" and label in SHARE_TARGETS else "")
+            + "at least hand-made and plain TCP"))
+    return rows
+
+
 def check_aggregation(label, cc, entry, summary, misses):
     total = sum(entry["rates"].values())
     share = summary.get((label, "permanent.yml", cc))
@@ -342,18 +358,23 @@ def write(out, readme=None):
                   "than plain TCP on link1; the same comparisons are reported for BBR.", ""]
         if plots["throughput"]:
             lines += ["![throughput per link](%s)" % plots["throughput"], ""]
-        for (label, config, cc), share in summary.items():
-            if config == "permanent.yml":
-                total = sum(agg["cases"][label]["rates"].values())
-                summary_rows.append("| aggregation %s, %s, permanent.yml | %.1f%% of the link sum (hand-made %s, "
-                                    "plain TCP %s) | %s |" % (
-                                        label, cc, share * 100,
-                                        "%.1f%%" % (summary[(label, "hand-made", cc)] * 100)
-                                        if (label, "hand-made", cc) in summary else "-",
-                                        "%.2f Mbit/s" % (summary[(label, "tcp", cc)] * total)
-                                        if (label, "tcp", cc) in summary else "-",
-                                        (">= %.0f%%, " % (SHARE_TARGETS[label] * 100) if cc == "cubic" and label in
-                                         SHARE_TARGETS else "") + "at least hand-made and plain TCP"))
+        summary_rows += plan_summary_rows("aggregation", agg, summary)
+        topo = data.get("topologies", {}).get("results")
+        if topo:
+            rows, topo_summary = aggregation_rows(topo, misses)
+            lines += ["## 1b. Other topologies", "",
+                      "The lab's `router` topology (the client's two uplinks to a router, the server single-homed "
+                      "behind it) and `one-subnet` (the client's two interfaces and the server on one bridged "
+                      "subnet, the seed's 34.5 example), `permanent.yml` as above, the client's two links at 10 "
+                      "Mbit/s each (the server's side unshaped); one connection to the server's address, plain TCP "
+                      "by the client's default route (link1). The seed has no hand-made commands for these "
+                      "shapes. The plan's subflows are checked against `mptcp_plan.paths` by "
+                      "`tests/system/test_plan_paths.py` (docs/plan.md).", ""] + rows + [""]
+            paths = ["- %s, %s: %s" % (label, config, ", ".join("`%s`" % p for p in entry[config][0]["paths"]))
+                     for label, entry in topo["cases"].items() for config in ("permanent.yml, cubic",)
+                     if entry.get(config) and entry[config][0].get("paths")]
+            lines += (["The plan's subflows (first run, halfway):", ""] + paths + [""]) if paths else []
+            summary_rows += plan_summary_rows("topology", topo, topo_summary)
         if agg.get("failover"):
             params, cases = agg["failover"]["params"], agg["failover"]["cases"]
             plots["failover"] = plot_failover(cases, out / "failover.png")

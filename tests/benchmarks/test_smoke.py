@@ -46,6 +46,11 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     assert all(number(t) and t > 0 for kinds in per_task.values() for k in ("module", "command") for t in kinds[k])
     assert all(number(t) for t in agg["results"]["pyroute2"]["seconds"])
 
+    # The router topology: the plan's connection opened a subflow on the second uplink; TCP none.
+    router = json.loads((tmp_path / "results-topologies.json").read_text())["results"]["cases"]
+    plan, tcp = [next(iter(router.values()))[config][0] for config in ("permanent.yml, cubic", "tcp, cubic")]
+    assert plan["subflows"] >= 1 and plan["mbit"] > 0 and tcp["mbit"] > 0 and tcp["subflows"] == 0
+
     control = json.loads((tmp_path / "results-control.json").read_text())
     two = control["results"]["2"]
     assert "partial" not in control
@@ -53,7 +58,8 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     assert two["failures"] == []
 
     report = (tmp_path / "README.md").read_text()
-    for heading in ("## 1. Aggregation", "## 2. Failover", "## 3. Control plane", "## 4. Targets missed"):
+    for heading in ("## 1. Aggregation", "## 1b. Other topologies", "## 2. Failover", "## 3. Control plane",
+                    "## 4. Targets missed"):
         assert heading in report
     for plot in ("throughput.png", "failover.png", "control-plane.png"):
         assert "](%s)" % plot in report
