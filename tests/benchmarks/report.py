@@ -368,8 +368,8 @@ def write(out, readme=None):
                       "subnet, the seed's 34.5 example), `permanent.yml` as above, the client's two links at 10 "
                       "Mbit/s each (the server's side unshaped); one connection to the server's address, plain TCP "
                       "by the client's default route (link1). The seed has no hand-made commands for these "
-                      "shapes. The plan's subflows are checked against `mptcp_plan.paths` by "
-                      "`tests/system/test_plan_paths.py` (docs/plan.md).", ""] + rows + [""]
+                      "shapes. The plan's subflows are checked against `mptcp_plan.paths` by the "
+                      "repository's system tests (the table in docs/plan.md).", ""] + rows + [""]
             paths = ["- %s, %s: %s" % (label, config, ", ".join("`%s`" % p for p in entry[config][0]["paths"]))
                      for label, entry in topo["cases"].items() for config in ("permanent.yml, cubic",)
                      if entry.get(config) and entry[config][0].get("paths")]

@@ -237,8 +237,8 @@ def control_section(data, misses):
     if not counts or not any(results[c].get("cpu") for c in counts):
         return [], []
     lines = ["### Where the time goes", "",
-             "Every run is profiled: the benchmark's own callback (`tests/benchmarks/callback_plugins/"
-             "bench_profile.py`) times each task on each host and reads the CPU of ansible-playbook (getrusage "
+             "Every run is profiled: the benchmark's own callback plugin (`bench_profile`, beside "
+             "`tests/benchmarks/bench.py` in the repository) times each task on each host and reads the CPU of ansible-playbook (getrusage "
              "at each task start); the CPU of the whole run is that of its process tree; the modules' CPU on the "
              "hosts comes from an interpreter wrapper on each host (bash `times` around python3). On this lab the "
              "hosts' modules run on the same 2 cores: *controller CPU per host* is the run's CPU minus the "
