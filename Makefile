@@ -137,7 +137,7 @@ clean:
 
 # --- Where users run it: every supported ansible-core, the shipped tarball,
 # AWX/ansible-runner, the execution environment, the docs site, the changelog.
-.PHONY: core core-venvs core-sanity core-sanity-rest core-units core-integration core-target-python core-old-host tools tarball awx ee docs docs-lint changelog
+.PHONY: core core-venvs core-sanity core-sanity-rest core-units core-integration core-integration-rest core-target-python core-old-host tools tarball awx ee docs docs-lint changelog
 # meta/runtime.yml's requires_ansible, every version of it (docs/support.md).
 # One venv per version, pinned in tests/requirements-core-<version>.txt,
 # rebuilt only when that file changes. 2.15 to 2.19 run on this machine's
@@ -199,6 +199,14 @@ core-units: deps core-venvs
 # (and 0.9) with 2.19, the test venv's.
 core-integration: deps core-venvs
 	for version in $(CORE_OLDEST) $(CORE_NEWEST); do \
+	  echo "== integration tests, ansible-core $$version"; \
+	  $(CORE_VENVS)/$$version/bin/pytest -q tests/integration -k "not pyroute2-0.7" || exit 1; \
+	done
+
+# The versions between, by hand (about 85 s each; not in `make test`, which
+# keeps the oldest and the newest): docs/support.md says when they last passed.
+core-integration-rest: deps core-venvs
+	for version in $(filter-out $(CORE_OLDEST) $(CORE_NEWEST),$(CORE_VERSIONS)); do \
 	  echo "== integration tests, ansible-core $$version"; \
 	  $(CORE_VENVS)/$$version/bin/pytest -q tests/integration -k "not pyroute2-0.7" || exit 1; \
 	done
