@@ -351,7 +351,7 @@ def write(out, readme=None):
         lines += ["TCP congestion control: every configuration runs under `cubic` (the kernel's default) and "
                   "under `bbr`, set on the sending socket (MPTCP passes it on to each subflow); this machine's "
                   "default, which the lab's namespaces take, is `%s`. The targets are cubic's; why BBR measures "
-                  "lower on these links is in [notes.md](notes.md)." % agg.get("default_congestion_control", "?"), ""]
+                  "lower on these links is in *Causes found* below." % agg.get("default_congestion_control", "?"), ""]
         lines += ["Targets (cubic): >= 92% of the link sum on 2 x 10, >= 91% on 3 x 10, >= 87% on 10 + 3 (the kernel "
                   "selftest `simult_flows.sh` accepts about 85% and 86.6%), permanent.yml at least as good as "
                   "hand-made (its median not below hand-made's slowest run: the run-to-run noise) and never slower "
