@@ -13,6 +13,7 @@ import ctypes.util
 import errno
 import os
 import re
+import socket
 
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = "/run/netns"
@@ -27,6 +28,11 @@ class MptcpError(Exception):
     def __init__(self, msg, **details):
         super(MptcpError, self).__init__(msg)
         self.details = details
+
+
+def interface_indexes():
+    """{name: ifindex} of this network namespace."""
+    return dict((name, index) for index, name in socket.if_nameindex())
 
 
 class ClosesSocket(object):

@@ -22,11 +22,10 @@ import select
 import socket
 import sys
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, interface_indexes
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import ip_command, plan_sync
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     MptcpNetlink,
-    interface_indexes,
     usable_addresses,
 )
 

@@ -88,11 +88,6 @@ def _kernel_call(what):
         raise MptcpError("kernel refused to %s: %s" % (what, text), errno=code)
 
 
-def interface_indexes():
-    """{name: ifindex} of this network namespace."""
-    return dict((name, index) for index, name in socket.if_nameindex())
-
-
 def usable_addresses():
     """{address: {interface names}} of the addresses a subflow can use now:
     not tentative and not failed duplicate detection (IPv6), on an interface

@@ -11,7 +11,6 @@ import hashlib
 import ipaddress
 import os
 import pwd
-import socket
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
@@ -30,11 +29,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import 
     ip_command,
     normalize_spec,
 )
-
-
-def interface_indexes():
-    """{name: ifindex} of this network namespace."""
-    return dict((name, index) for index, name in socket.if_nameindex())
 
 
 # mptcp_preflight is the mptcp role's own check: its messages name the

@@ -181,6 +181,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import module_endpoint_options, namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
     enter_namespace,
+    interface_indexes,
     run_module,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoints import (
@@ -193,7 +194,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
     HAS_PYROUTE2,
     PYROUTE2_IMPORT_ERROR,
     MptcpNetlink,
-    interface_indexes,
     usable_addresses,
 )
 

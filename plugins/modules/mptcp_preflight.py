@@ -388,7 +388,12 @@ import os
 import sys
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec, role_endpoint_options
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
+    MptcpError,
+    enter_namespace,
+    interface_indexes,
+    run_module,
+)
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
     ENDPOINT_FLAGS,
     LAMINAR_MIN_KERNEL,
@@ -416,7 +421,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     declared_endpoints,
     endpoint_owners,
     file_facts,
-    interface_indexes,
     mptcpd_running,
     module_endpoints,
     parse_unit_states,
@@ -429,9 +433,9 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls, settled
 
 SYSTEMD_RUN_DIR = "/run/systemd/system"
-# pyroute2 is looked for, not imported: this module runs on every run of the role and needs none of it
-# (installed, why the installed one cannot be used); not unpacked in one
-# assignment: ansible-doc reads this file's top-level assignments and warns
+# pyroute2 is looked for, not imported: this module runs on every run of the role and needs none of it.
+# The probe is (installed, why the installed one cannot be used), not unpacked in one assignment:
+# ansible-doc reads this file's top-level assignments and warns on a tuple.
 PYROUTE2_PROBE = pyroute2_probe()
 HAS_PYROUTE2 = PYROUTE2_PROBE[0]
 PYROUTE2_UNSUPPORTED = PYROUTE2_PROBE[1]

@@ -144,3 +144,8 @@ def test_closes_socket_closes_its_socket_also_on_an_error():
             assert entered is holder
             raise ValueError("inside")
     assert holder.sock.closed
+
+
+def test_interface_indexes(monkeypatch):
+    monkeypatch.setattr(_common.socket, "if_nameindex", lambda: [(1, "lo"), (2, "eth0"), (3, "eth1")])
+    assert _common.interface_indexes() == {"lo": 1, "eth0": 2, "eth1": 3}

@@ -231,11 +231,6 @@ def test_an_unsupported_pyroute2_is_refused_before_any_socket(monkeypatch):
         _netlink.MptcpNetlink()
 
 
-def test_interface_indexes(monkeypatch):
-    monkeypatch.setattr(_netlink.socket, "if_nameindex", lambda: list(INTERFACES))
-    assert _netlink.interface_indexes() == {"lo": 1, "eth0": 2, "eth1": 3}
-
-
 class Message(dict):
     """An rtnetlink message as pyroute2's IPRoute returns it."""
 
