@@ -326,7 +326,8 @@ def _arp_flux_advice(host):
     links and answer ARP for every local address (arp_ignore 0)."""
     by_network = {}
     for link in _links_of(host, "ipv4"):
-        for network in set(network for network in link.get("networks") or [] if "." in network):
+        for network in set(network for network in link.get("networks") or []
+                           if ipaddress.ip_network(network).version == 4):
             by_network.setdefault(network, []).append(link)
     advice = []
     for network, links in sorted(by_network.items()):

@@ -254,7 +254,7 @@ def topologies(args):
                 for config, proto, total in (("permanent.yml", "mptcp", 20.0), ("tcp", "tcp", 10.0)):
                     log("topology %s, %s, %s" % (topology, config, cc))
                     entry["%s, %s" % (config, cc)] = measure(
-                        lab, "%s %s, %s" % (label, config if proto == "mptcp" else "tcp", cc),
+                        lab, "%s %s, %s" % (label, config, cc),
                         total * 1e6 / 8 * args.seconds, proto, args.runs, keep, cc=cc, connect=connect)
     return results
 
