@@ -7,12 +7,10 @@ and name what would silently not work, before anything is changed."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
 import ipaddress
 import os
-import pwd
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import UNIT_NAME, MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._endpoint_flags import (
     KERNEL_BACKENDS,
     NM_FLAG_BITS,
@@ -170,13 +168,6 @@ def check_sysctl_file(path, name=ROLE_VARIABLES["sysctl_file"], isdir=os.path.is
         raise MptcpError("%s %r must end in .conf: systemd-sysctl reads no other files at boot" % (name, path))
     if not isdir(os.path.dirname(path)):
         raise MptcpError("%s %r: directory %s does not exist" % (name, path, os.path.dirname(path)))
-
-
-def check_service_name(unit, name):
-    """A unit file name under /etc/systemd/system: a .service, no path."""
-    if not (UNIT_NAME.match(str(unit or "")) and unit.endswith(".service")):
-        raise MptcpError("%s %r is not a systemd service name (a name like example.service, no directory)"
-                         % (name, unit))
 
 
 def _family(address):
@@ -505,35 +496,3 @@ def read_links(links, host_addresses, interfaces, excluded=(), name=ROLE_VARIABL
         result.append({"interface": interface, "addresses": chosen, "networks": networks,
                        "backup": bool(link.get("backup"))})
     return result
-
-
-def file_facts(path):
-    """What the role's template and file tasks would compare of ``path``:
-    whether it exists, its SHA-1 (as ansible.builtin.stat's checksum), mode
-    and owner, so that the role can leave a file that is already right
-    without a remote task of its own."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        return {"exists": False, "checksum": None, "mode": None, "owner": None}
-    checksum = None
-    if os.path.isfile(path):
-        with open(path, "rb") as handle:
-            checksum = hashlib.sha1(handle.read()).hexdigest()
-    try:
-        owner = pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
-        owner = str(info.st_uid)
-    return {"exists": True, "checksum": checksum, "mode": "%04o" % (info.st_mode & 0o7777), "owner": owner}
-
-
-def parse_unit_states(text, units):
-    """{unit: {enabled, active}} from ``systemctl show
-    --property=UnitFileState,ActiveState UNIT...`` (one block a unit, in
-    order, blank lines between)."""
-    blocks = text.strip().split("\n\n") if text.strip() else []
-    states = {}
-    for unit, block in zip(units, blocks):
-        values = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        states[unit] = {"enabled": values.get("UnitFileState") or None, "active": values.get("ActiveState") or None}
-    return states

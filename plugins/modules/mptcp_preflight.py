@@ -416,14 +416,11 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_default_flags,
     check_endpoints,
     check_interfaces,
-    check_service_name,
     check_sysctl_file,
     declared_endpoints,
     endpoint_owners,
-    file_facts,
     mptcpd_running,
     module_endpoints,
-    parse_unit_states,
     paths_backend,
     read_links,
     read_nm_devices,
@@ -431,8 +428,13 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     signal_count,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import available_keys, check_sysctls, settled
+from ansible_collections.mptcp.multipath.plugins.module_utils._units import (
+    SYSTEMD_RUN_DIR,
+    SYSTEMD_UNIT_DIR,
+    check_service_name,
+    read_units,
+)
 
-SYSTEMD_RUN_DIR = "/run/systemd/system"
 # pyroute2 is looked for, not imported: this module runs on every run of the role and needs none of it.
 # The probe is (installed, why the installed one cannot be used), not unpacked in one assignment:
 # ansible-doc reads this file's top-level assignments and warns on a tuple.
@@ -440,7 +442,6 @@ PYROUTE2_PROBE = pyroute2_probe()
 HAS_PYROUTE2 = PYROUTE2_PROBE[0]
 PYROUTE2_UNSUPPORTED = PYROUTE2_PROBE[1]
 PYROUTE2_USABLE = HAS_PYROUTE2 and not PYROUTE2_UNSUPPORTED
-SYSTEMD_UNIT_DIR = "/etc/systemd/system"
 
 
 class PreflightModule(object):
@@ -541,17 +542,7 @@ class PreflightModule(object):
     def units(self):
         """The role's unit files (RV(units)): file facts, and systemd's view of those that exist."""
         names = [self.params[unit] for unit in ("limits_unit", "endpoints_unit") if self.params[unit]]
-        units = dict((name, dict(file_facts(os.path.join(SYSTEMD_UNIT_DIR, name)), enabled=None, active=None))
-                     for name in names)
-        present = [name for name in units if units[name]["exists"]]
-        systemctl = self.module.get_bin_path("systemctl")
-        if present and systemctl and os.path.isdir(SYSTEMD_RUN_DIR):
-            rc, out, dummy = self.module.run_command(
-                [systemctl, "show", "--property=UnitFileState,ActiveState", "--"] + present)
-            if rc == 0:
-                for name, state in parse_unit_states(out, present).items():
-                    units[name].update(state)
-        return units
+        return read_units(self.module, names, SYSTEMD_UNIT_DIR, SYSTEMD_RUN_DIR)
 
     def owners(self, backend, ip, nm_devices, declared):
         """The other endpoint managers, and what fights ``backend`` (see _preflight.manager_conflicts)."""

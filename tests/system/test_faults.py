@@ -208,7 +208,7 @@ def test_flushed_endpoints_and_reset_limits_are_restored(nm):
     for host in HOSTS:
         profile_task = ["Make each profile's addresses endpoints through NetworkManager (link1)"]
         assert sorted(changed.get(host, [])) == (profile_task if nm.wanted[host]["endpoints"] else []) + [
-            "Set the limits now",
+            "Set the limits now, and at every boot for permanent paths",
         ], changed
     expected = ['-    "subflows": 0', '-    "endpoints": []']
     for host in HOSTS:
@@ -242,7 +242,7 @@ def test_hand_edited_sysctl_file_and_unit_are_corrected_with_a_diff(nm):
     assert result.rc == 0, tail(result)
     changed = changed_tasks(result.output)
     assert "server" not in changed, changed
-    assert "Write set_mptcp_limit.service" in changed[host], changed
+    assert "Set the limits now, and at every boot for permanent paths" in changed[host], changed
     assert "Enable MPTCP sockets in the kernel, now and at boot" in changed[host], changed
     for text in ('-    "file": "0",', '+    "file": "1",',
                  "-ExecStart=ip mptcp limits set subflows 1 add_addr_accepted 0",

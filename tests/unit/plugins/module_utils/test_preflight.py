@@ -11,7 +11,6 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_default_flags,
     check_endpoints,
     check_interfaces,
-    check_service_name,
     check_sysctl_file,
     declared_endpoints,
     endpoint_owners,
@@ -259,27 +258,6 @@ def test_check_sysctl_file(path, message):
         check_sysctl_file(path, "mptcp_sysctl_file", isdir=lambda path: path == "/etc/sysctl.d")
     assert message in str(error.value)
     check_sysctl_file("/etc/sysctl.d/90-enable-MPTCP.conf", isdir=lambda path: path == "/etc/sysctl.d")
-
-
-@pytest.mark.parametrize("unit, good", [
-    ("set_mptcp_limit.service", True),
-    ("mptcp-limits@host.service", True),
-    ("mptcp-limits@link\\x2d1.service", True),  # systemd's escape of "-" in an instance name
-    ("mptcp-limits@.service", False),  # a bare template
-    ("../../tmp/evil.service", False),
-    ("set_mptcp_limit", False),
-    ("set_mptcp_limit.socket", False),
-    ("", False),
-    (None, False),
-    ("a b.service", False),
-])
-def test_check_service_name(unit, good):
-    if good:
-        check_service_name(unit, "mptcp_limits_unit")
-    else:
-        with pytest.raises(MptcpError) as error:
-            check_service_name(unit, "mptcp_limits_unit")
-        assert "mptcp_limits_unit %r is not a systemd service name" % (unit,) in str(error.value)
 
 
 # -- one manager per host (manager_conflicts) ---------------------------------
