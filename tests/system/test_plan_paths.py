@@ -1,14 +1,17 @@
 """The plan on the wire (issue 20, "Done when"): for every topology the lab
 builds, playbooks/permanent.yml (the mptcp role's plan from the inventory's
-mptcp_links) and then one real MPTCP connection client -> the server's
-first address of a family, carrying data; its subflows, as the client's
+mptcp_links) and then one real MPTCP connection from every client to
+every server (all at once), to the server's first address of a family,
+carrying data; its subflows, as the client's
 `ss -tni` shows them (local address and device -> remote address, with the
 subflow's MPTCP flags), must be the planned ones: for the connection's path
 in the role's fact `mptcp_plan.paths` exactly one subflow leaving by each
 interface listed, none on any other, none duplicated on a link, and the
 backup flag on the subflows of a link the plan marks backup. A host in
 neither mptcp_servers nor mptcp_clients (the router topology's router)
-must be no part of the play.
+must be no part of the play. Where several servers and clients share
+two segments (shared-links: two servers, three clients), a second run of
+permanent.yml must change nothing on any host.
 
 The expected subflows come from the role's own fact (a play after
 permanent.yml writes each host's `mptcp_plan` to a file), not from this
@@ -52,7 +55,13 @@ CASES = {
     "one-subnet": ("one-subnet", ()),
     # the server's two addresses behind the router too: no link is paired
     "router-two-homed": ("router-two-homed", ()),
+    # two servers and three clients, each with one interface on each of two
+    # bridged segments: every client to every server
+    "shared-links": ("shared-links", ()),
 }
+# cases whose test also runs permanent.yml a second time, which must change
+# nothing (about 7 s; the other topologies' idempotence is molecule's)
+CONVERGE_TWICE = ("shared-links",)
 ORDER = list(CASES)
 FAMILIES = {"ipv4": 4, "ipv6": 6}
 # the sender's pace (bytes/s) and length: long enough to read the subflows
@@ -138,7 +147,10 @@ class Planned:
     def converge(self):
         wrapper = self.directory / "permanent-and-plan.yml"
         wrapper.write_text(KEEP_PLAN.format(permanent=ROOT / PERMANENT, directory=self.directory))
-        extra = []
+        inventory = self.lab.inventory_data()["all"]
+        self.servers = list(inventory["children"]["mptcp_servers"]["hosts"])
+        self.clients = list(inventory["children"]["mptcp_clients"]["hosts"])
+        self.extra = []
         if self.backup:
             # the intent: these links are backup links, on every host (given
             # after the lab's inventory, this file's host variables win)
@@ -148,20 +160,27 @@ class Planned:
                 for link in hostvars["mptcp_links"]]} for host, hostvars in hosts.items() if "mptcp_links" in hostvars}}}
             path = self.directory / "backup-links.yml"
             path.write_text(yaml.safe_dump(overlay))
-            extra = ["-i", str(path)]
-        result = self.lab.playbook(str(wrapper), extra_args=extra, timeout=600)
+            self.extra = ["-i", str(path)]
+        result = self.lab.playbook(str(wrapper), extra_args=self.extra, timeout=600)
         assert result.rc == 0, result.output[-5000:]
         # a router (in no MPTCP group) is no part of the play
-        inventory = self.lab.inventory_data()["all"]
-        ends = set(inventory["children"]["mptcp_servers"]["hosts"]) | set(inventory["children"]["mptcp_clients"]["hosts"])
-        assert set(result.recap) == ends, (sorted(result.recap), sorted(inventory["hosts"]))
+        assert set(result.recap) == set(self.servers + self.clients), (sorted(result.recap), sorted(inventory["hosts"]))
         self.plans = {host: json.loads((self.directory / ("plan-%s.json" % host)).read_text())
-                      for host in ("server", "client")}
-        for host in ("server", "client"):
+                      for host in self.servers + self.clients}
+        for host in self.servers + self.clients:
             # the plan in ip mptcp words, without the reasons
             note("%s: %s's plan (%s): %s" % (self.case, host, self.plans[host]["strategy"], "; ".join(
                 line.split("  #")[0] for line in self.plans[host]["commands"])))
         note("%s: permanent.yml took %.1f s" % (self.case, result.seconds))
+
+    def converge_again(self):
+        """permanent.yml once more, as it is: it must change nothing on any host."""
+        result = self.lab.playbook(PERMANENT, extra_args=self.extra, timeout=600)
+        assert result.rc == 0, result.output[-5000:]
+        changed = {host: counts["changed"] for host, counts in result.recap.items()}
+        note("%s: permanent.yml again took %.1f s, changed %s" % (self.case, result.seconds, changed))
+        assert set(changed) == set(self.servers + self.clients), sorted(changed)
+        assert not any(changed.values()), (changed, result.output[-5000:])
 
     def links(self, host):
         return self.lab.hostvars(host)["mptcp_lab_interfaces"]
@@ -208,40 +227,56 @@ def parse_subflows(text):
     return subflows
 
 
-def egress(lab, subflow):
+def egress(lab, client, subflow):
     """The interface a subflow leaves by: the one it is bound to, else the route from its source."""
     if subflow["dev"]:
         return subflow["dev"]
-    route = json.loads(lab.exec("client", ["ip", "-j", "route", "get", subflow["remote"], "from", subflow["local"]],
+    route = json.loads(lab.exec(client, ["ip", "-j", "route", "get", subflow["remote"], "from", subflow["local"]],
                                 check=True).stdout)
     return route[0]["dev"]
 
 
-def connection_subflows(planned, version, tmp_path):
-    """One connection client -> the server's first address of that IP
-    version, carrying data: its subflows as the client sees them, read
-    SETTLE seconds after it was established; and both ends' byte counts."""
+def connection_subflows(planned, version, pairs, tmp_path):
+    """One connection per (client, server) pair, all at once, each to the
+    server's first address of that IP version and carrying data: {pair:
+    (target, its subflows as the client sees them, read SETTLE seconds
+    after all were established, its ss -M counters)}; both ends' byte
+    counts must agree."""
     lab = planned.lab
-    _port[0] += 1
-    port = _port[0]
-    target = planned.first_address("server", version)
-    receiver = HostProcess(lab, "server", ["/usr/bin/python3", "-c", FLOW, "receive", version, port],
-                           tmp_path / ("receiver-%d.log" % port))
-    wait_for(lambda: "listening" in receiver.output or receiver.proc.poll() is not None, 30, "the receiver")
-    sender = HostProcess(lab, "client", ["/usr/bin/python3", "-c", FLOW, "send", version, port, target, RATE, SECONDS],
-                         tmp_path / ("sender-%d.log" % port))
-    wait_for(lambda: "connected" in sender.output or sender.proc.poll() is not None, 30, "the connection")
+    flows = {}
+    for client, server in pairs:
+        _port[0] += 1
+        port = _port[0]
+        receiver = HostProcess(lab, server, ["/usr/bin/python3", "-c", FLOW, "receive", version, port],
+                               tmp_path / ("receiver-%d.log" % port))
+        flows[client, server] = {"port": port, "target": planned.first_address(server, version), "receiver": receiver}
+    for flow in flows.values():
+        receiver = flow["receiver"]
+        wait_for(lambda: "listening" in receiver.output or receiver.proc.poll() is not None, 30, "the receiver")
+    for (client, server), flow in flows.items():
+        flow["sender"] = HostProcess(lab, client, ["/usr/bin/python3", "-c", FLOW, "send", version, flow["port"],
+                                                   flow["target"], RATE, SECONDS],
+                                     tmp_path / ("sender-%d.log" % flow["port"]))
+    for flow in flows.values():
+        sender = flow["sender"]
+        wait_for(lambda: "connected" in sender.output or sender.proc.poll() is not None, 30, "the connection")
     time.sleep(SETTLE)
-    shown = lab.exec("client", ["ss", "-tniH", "state", "established", "( dport = :%d )" % port], check=True).stdout
-    subflows = parse_subflows(shown)
-    for subflow in subflows:
-        subflow["egress"] = egress(lab, subflow)
-    mptcp = lab.exec("client", ["ss", "-MniH", "state", "established", "( dport = :%d )" % port]).stdout
-    assert sender.wait(SECONDS + 60) == 0, sender.output
-    assert receiver.wait(60) == 0, receiver.output
-    sent, received = sender.report(), receiver.report()
-    assert sent["bytes"] == received["bytes"] > 0, (sent, received)
-    return target, subflows, " ".join(w for w in mptcp.split() if w.startswith(("subflows:", "add_addr")))
+    seen = {}
+    for (client, server), flow in flows.items():
+        where = "( dport = :%d )" % flow["port"]
+        subflows = parse_subflows(lab.exec(client, ["ss", "-tniH", "state", "established", where], check=True).stdout)
+        for subflow in subflows:
+            subflow["egress"] = egress(lab, client, subflow)
+        mptcp = lab.exec(client, ["ss", "-MniH", "state", "established", where]).stdout
+        seen[client, server] = (flow["target"], subflows,
+                                " ".join(w for w in mptcp.split() if w.startswith(("subflows:", "add_addr"))))
+    for flow in flows.values():
+        sender, receiver = flow["sender"], flow["receiver"]
+        assert sender.wait(SECONDS + 60) == 0, sender.output
+        assert receiver.wait(60) == 0, receiver.output
+        sent, received = sender.report(), receiver.report()
+        assert sent["bytes"] == received["bytes"] > 0, (sent, received)
+    return seen
 
 
 @pytest.fixture(scope="module", params=ORDER)
@@ -264,39 +299,50 @@ def describe(subflow):
 
 
 def test_subflows_of_a_connection_are_the_planned_paths(planned, tmp_path):
-    client = planned.plans["client"]
-    paths = {path["family"]: path for path in client["paths"]}
-    assert paths, "the plan gives the client no path: %s" % client
-    server_addresses = {address for info in planned.links("server").values() for address in info["addresses"]}
-    client_links = planned.links("client")
+    # a path from every client to every server
+    pairs = {(client, path["server"]) for client in planned.clients for path in planned.plans[client]["paths"]}
+    assert pairs == {(client, server) for client in planned.clients for server in planned.servers}, (
+        sorted(pairs), {client: planned.plans[client] for client in planned.clients})
+    several = len(planned.clients) * len(planned.servers) > 1
     for family, version in FAMILIES.items():
-        if family not in paths:
+        # every client to every server the client's plan has a path to in this family
+        paths = {(client, path["server"]): path for client in planned.clients
+                 for path in planned.plans[client]["paths"] if path["family"] == family}
+        if not paths:
             continue
-        target, subflows, counters = connection_subflows(planned, version, tmp_path)
-        wanted = paths[family]["interfaces"]
-        mine = [s for s in subflows if ipaddress.ip_address(s["local"]).version == version]
-        other = [s for s in subflows if ipaddress.ip_address(s["local"]).version != version]
-        TABLE.append({"case": planned.case, "strategy": client["strategy"], "family": family, "target": target,
-                      "planned": wanted, "seen": [describe(s) for s in subflows], "counters": counters})
-        note("%s, %s connection to %s (strategy %s): planned one subflow on each of %s; seen %s [%s]" % (
-            planned.case, family, target, client["strategy"], ", ".join(wanted),
-            ", ".join(describe(s) for s in subflows), counters))
-        story = "%s %s: planned %s, seen %s" % (planned.case, family, wanted, [describe(s) for s in subflows])
-        # the connection really is MPTCP, to the server's addresses
-        assert subflows and all(s["mptcp_flags"] for s in subflows), story
-        assert all(s["remote"] in server_addresses for s in subflows), story
-        # exactly one subflow per planned interface: the same interfaces, none twice
-        assert sorted(s["egress"] for s in mine) == sorted(wanted), story
-        # each leaves by the link its source address is on
-        for subflow in subflows:
-            owner = [name for name, info in client_links.items() if subflow["local"] in info["addresses"]]
-            assert owner == [subflow["egress"]], "%s: %s leaves by %s" % (story, describe(subflow), subflow["egress"])
-        # the other family's subflows (an IPv6 connection takes IPv4 announcements): one per link at most
-        assert len({s["egress"] for s in other}) == len(other), story
-        # backup where the plan says so, nowhere else ('b' local, 'B' the peer's request)
-        for subflow in subflows:
-            backup = bool(set(subflow["mptcp_flags"] or "") & set("bB"))
-            assert backup == planned.planned_backup(subflow["egress"]), "%s: %s" % (story, describe(subflow))
+        seen = connection_subflows(planned, version, list(paths), tmp_path)
+        for (client, server), (target, subflows, counters) in seen.items():
+            strategy = planned.plans[client]["strategy"]
+            wanted = paths[client, server]["interfaces"]
+            mine = [s for s in subflows if ipaddress.ip_address(s["local"]).version == version]
+            other = [s for s in subflows if ipaddress.ip_address(s["local"]).version != version]
+            connection = "%s%s to %s" % ("%s -> %s: " % (client, server) if several else "", family, target)
+            TABLE.append({"case": planned.case, "strategy": strategy, "connection": connection,
+                          "planned": wanted, "seen": [describe(s) for s in subflows], "counters": counters})
+            note("%s, %s connection (strategy %s): planned one subflow on each of %s; seen %s [%s]" % (
+                planned.case, connection, strategy, ", ".join(wanted),
+                ", ".join(describe(s) for s in subflows), counters))
+            story = "%s %s: planned %s, seen %s" % (planned.case, connection, wanted, [describe(s) for s in subflows])
+            server_addresses = {address for info in planned.links(server).values() for address in info["addresses"]}
+            client_links = planned.links(client)
+            # the connection really is MPTCP, to the server's addresses
+            assert subflows and all(s["mptcp_flags"] for s in subflows), story
+            assert all(s["remote"] in server_addresses for s in subflows), story
+            # exactly one subflow per planned interface: the same interfaces, none twice
+            assert sorted(s["egress"] for s in mine) == sorted(wanted), story
+            # each leaves by the link its source address is on
+            for subflow in subflows:
+                owner = [name for name, info in client_links.items() if subflow["local"] in info["addresses"]]
+                assert owner == [subflow["egress"]], "%s: %s leaves by %s" % (story, describe(subflow),
+                                                                             subflow["egress"])
+            # the other family's subflows (an IPv6 connection takes IPv4 announcements): one per link at most
+            assert len({s["egress"] for s in other}) == len(other), story
+            # backup where the plan says so, nowhere else ('b' local, 'B' the peer's request)
+            for subflow in subflows:
+                backup = bool(set(subflow["mptcp_flags"] or "") & set("bB"))
+                assert backup == planned.planned_backup(subflow["egress"]), "%s: %s" % (story, describe(subflow))
+    if planned.case in CONVERGE_TWICE:
+        planned.converge_again()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -306,7 +352,7 @@ def print_table():
     lines = ["| case | strategy | connection | planned: one subflow on each of | seen (client: local%dev -> remote "
              "(ss flags)) | ss -M counters |", "| --- | --- | --- | --- | --- | --- |"]
     for row in TABLE:
-        lines.append("| %s | %s | %s to %s | %s | %s | %s |" % (
-            row["case"], row["strategy"], row["family"], row["target"], ", ".join(row["planned"]),
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            row["case"], row["strategy"], row["connection"], ", ".join(row["planned"]),
             ", ".join("`%s`" % s for s in row["seen"]), row["counters"]))
     print("\n".join(["", "Subflows on the lab, per topology:"] + lines), flush=True)

@@ -362,6 +362,32 @@ def test_a_segment_link_plugs_each_end_into_the_bridge_and_a_reboot_only_its_hos
     assert FakeSwitchBackend.plugged == [("pair", "link1", ["server", "client"])]
 
 
+def test_shared_links_put_two_servers_and_three_clients_on_two_segments(tmp_path, monkeypatch):
+    topo = topology.load("shared-links")
+    assert topo["segments"] == {"sega": ["link1"], "segb": ["link2"]}
+    # one link per segment with an end on every host: each host's peer there is the first other host (s1, for s1 s2)
+    assert [(host, end["address"]) for host, end in topology.peers(topo, "link2", "c2")] == [
+        ("s1", "10.1.2.1"), ("s2", "10.1.2.2"), ("c1", "10.1.2.11"), ("c3", "10.1.2.13")]
+    lab = make_lab(tmp_path, monkeypatch, "shared-links")
+    inventory = lab.inventory()["all"]
+    assert list(inventory["children"]["mptcp_servers"]["hosts"]) == ["s1", "s2"]
+    assert list(inventory["children"]["mptcp_clients"]["hosts"]) == ["c1", "c2", "c3"]
+    assert inventory["hosts"]["c3"]["mptcp_links"] == [
+        {"interface": "link1", "address": "10.1.1.13", "addresses": ["10.1.1.13"]},
+        {"interface": "link2", "address": "10.1.2.13", "addresses": ["10.1.2.13"]}]
+    assert inventory["hosts"]["s1"]["mptcp_lab_interfaces"]["link2"]["peer"] == "s2"
+    # no router on the segments: no default route anywhere
+    assert all("gateways" not in end for ends in topo["links"].values() for end in ends.values())
+    # each segment's bridge gets one port per host, from that host's interface of the segment's link
+    monkeypatch.setitem(lab_mod.BACKENDS, "nspawn", FakeSwitchBackend)
+    FakeSwitchBackend.plugged = []
+    lab.state["switches"] = {"sega": {"switch_pid": 41}, "segb": {"switch_pid": 42}}
+    lab.plug("link1")
+    lab.plug("link2")
+    assert FakeSwitchBackend.plugged == [("port", "link1", "sega", "p%d-1" % host, 41) for host in range(1, 6)] + [
+        ("port", "link2", "segb", "p%d-2" % host, 42) for host in range(1, 6)]
+
+
 def test_segments_are_for_nspawn_hosts_only(tmp_path):
     lab = lab_mod.Lab("seg-unit", state_dir=tmp_path / "state")
     with pytest.raises(LabError, match=r"segments \(lan\) are for nspawn hosts only"):

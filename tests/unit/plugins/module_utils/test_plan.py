@@ -50,6 +50,11 @@ def limits(result):
     return (result["limits"]["subflows"], result["limits"]["add_addr_accepted"])
 
 
+# tests/lab/topologies/shared-links.yml: two servers and three clients, each with one interface on each of two
+# segments (link1 10.1.1.0/24, link2 10.1.2.0/24); Debian 12's NetworkManager 1.42 cannot set laminar
+SHARED_LINKS = [host(name, side, ("link1", ["10.1.1.%d" % end]), ("link2", ["10.1.2.%d" % end]), laminar=False)
+                for name, side, end in [("s1", "server", 1), ("s2", "server", 2), ("c1", "client", 11),
+                                        ("c2", "client", 12), ("c3", "client", 13)]]
 SERVER_TWO = [("10.0.1.1", "link1", ["signal"]), ("10.0.2.1", "link2", ["signal"])]
 # (id, hosts, options, {host: (endpoints, (subflows, add_addr_accepted), strategy)}, why)
 TABLE = [
@@ -109,6 +114,13 @@ TABLE = [
          "server1": ([("10.0.1.1", "link1", ["signal"]), ("10.0.2.1", "link2", ["signal"])], (1, 0), None),
          "client3": ([("10.0.1.13", "link1", ["laminar"]), ("10.0.2.13", "link2", ["laminar"])], (1, 1), "announce"),
     }, "limits are per connection: four clients need no more than one"),
+    ("2-servers-3-clients-no-laminar (lab shared-links)", SHARED_LINKS, {}, {
+        "s1": ([("10.1.1.1", "link1", ["signal"]), ("10.1.2.1", "link2", ["signal"])], (1, 0), None),
+        "s2": ([("10.1.1.2", "link1", ["signal"]), ("10.1.2.2", "link2", ["signal"])], (1, 0), None),
+        "c2": ([], (1, 1), "routing"),
+    }, "the lab's two segments without laminar (NetworkManager 1.42): each client takes the announcement of the "
+       "server it connected to, and the routing table sends its subflow over link2 (measured: one subflow per link "
+       "for every client and server, six connections at once)"),
     ("two-homed-server-behind-a-router", [
         host("server", "server", ("eth0", ["192.0.2.1"]), ("eth1", ["198.51.100.1"]), laminar=False),
         host("client", "client", ("wan1", ["10.1.1.2"]), ("wan2", ["10.1.2.2"]), laminar=False)],
@@ -155,6 +167,15 @@ def test_plan_table(hosts, options, expected, why):
         for endpoint in result["endpoints"]:
             assert endpoint["reason"]
         assert result["reasons"]["subflows"] and result["reasons"]["add_addr_accepted"]
+
+
+def test_a_client_of_two_servers_has_a_path_over_both_links_to_each():
+    (client,) = [item for item in SHARED_LINKS if item["name"] == "c3"]
+    assert plan(client, SHARED_LINKS)["paths"] == [
+        {"server": server, "family": "ipv4", "interfaces": ["link1", "link2"]} for server in ("s1", "s2")]
+    # a server plans no path: it has no server of its own (the other server is no client of it)
+    (server,) = [item for item in SHARED_LINKS if item["name"] == "s2"]
+    assert plan(server, SHARED_LINKS)["paths"] == []
 
 
 def test_without_laminar_the_server_accepts_the_clients_own_subflows():
