@@ -31,17 +31,21 @@ LAMINAR_MIN_VERSION = LAMINAR_MIN_NM
 NM_FLAGS = tuple(NM_FLAG_BITS)
 
 # Every nmcli call the collection makes: name -> argv after "nmcli", with
-# {placeholders} filled per call. -t/-g give machine-readable output.
+# {placeholders} filled per call and "*name" replaced by a list of arguments.
+# -t/-g give machine-readable output.
 COMMANDS = {
     "version": ["--version"],
     "running": ["-t", "-f", "RUNNING", "general", "status"],
     "profiles": ["-t", "-f", "NAME,UUID,TYPE,DEVICE,ACTIVE", "connection", "show"],
     "profile_fields": ["-t", "-f", "{fields}", "connection", "show", "uuid", "{uuid}"],
+    # several profiles in one run: connection.uuid first, so that each profile's lines start with it
+    "profiles_fields": ["-t", "-f", "connection.uuid,{fields}", "connection", "show", "*uuid_arguments"],
     "set_mptcp_flags": ["connection", "modify", "uuid", "{uuid}", FLAGS_FIELD, "{flags}"],
     "reapply": ["device", "reapply", "{device}"],
     # the device's settings only, until it is activated again (the profile is not changed)
     "modify_device": ["device", "modify", "{device}", FLAGS_FIELD, "{flags}"],
     "device_path": ["-g", "GENERAL.DBUS-PATH", "device", "show", "{device}"],
+    "device_paths": ["-t", "-f", "DEVICE,DBUS-PATH", "device", "status"],
     "up": ["connection", "up", "uuid", "{uuid}"],
 }
 
@@ -158,6 +162,27 @@ def missing_nm_endpoints(wanted, endpoints, device):
     return missing
 
 
+def parse_profiles_fields(text):
+    """`nmcli -t -f connection.uuid,... connection show uuid A uuid B` ->
+    {uuid: {field: value}}: each profile's lines start with its uuid."""
+    result, current = {}, None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        key, value = split_field(line)
+        if key == "connection.uuid":
+            current = result.setdefault(value, {})
+        elif current is not None:
+            current[key] = value
+    return result
+
+
+def split_field(line):
+    """One `field:value` line of `nmcli -t -f <fields> connection show`."""
+    key, _sep, value = line.partition(":")
+    return key, value.replace("\\:", ":").replace("\\\\", "\\")
+
+
 def applied_flags(text):
     """connection.mptcp-flags of a GetAppliedConnection reply (busctl
     --json=short); a setting at its default is left out, so 0."""
@@ -192,17 +217,61 @@ def choose_profile(profiles, name=None, uuid=None, interface=None, interface_nam
                      % (wanted, ", ".join("%s (%s)" % (profile["name"], profile["uuid"]) for profile in matches)))
 
 
+def at(where, message):
+    """``message`` named by the option path it is about (``profiles[1].flags``);
+    None: the single-profile form, whose messages name no option."""
+    return "%s: %s" % (where, message) if where else message
+
+
+def selector_key(entry):
+    """Which of uuid, name or interface chooses the profile of ``entry`` (choose_profile's order)."""
+    return "uuid" if entry.get("uuid") else "name" if entry.get("name") else "interface"
+
+
+def choose_profiles(profiles, entries, interface_names=None):
+    """[(where, entry, profile)] for [(path, entry)]: each entry's profile
+    (choose_profile), every entry looked at before an error, which names
+    each bad entry's path; two entries choosing one profile are an error too
+    (their flags would fight)."""
+    chosen, errors, chosen_by = [], [], {}
+    for path, entry in entries:
+        where = "%s.%s" % (path, selector_key(entry)) if path else None
+        try:
+            profile = choose_profile(profiles, entry.get("name"), entry.get("uuid"), entry.get("interface"),
+                                     interface_names)
+        except MptcpError as exc:
+            errors.append(at(where, str(exc)))
+            continue
+        if profile["uuid"] in chosen_by:
+            errors.append(at(where, "profile %s (%s) is chosen by %s too"
+                             % (profile["name"], profile["uuid"], chosen_by[profile["uuid"]])))
+        chosen_by.setdefault(profile["uuid"], path)
+        chosen.append((where, entry, profile))
+    if errors:
+        raise MptcpError("; ".join(errors))
+    return chosen
+
+
 class Nmcli(object):
     """Runs the COMMANDS table through AnsibleModule.run_command."""
 
-    def __init__(self, module):
+    def __init__(self, module, batch=False):
+        """``batch``: read several profiles or devices in one nmcli run; without
+        it each is read by a run of its own (the argv the single-profile form of
+        mptcp_nm_profile has always run)."""
         self.module = module
+        self.batch = batch
         self.binary = module.get_bin_path("nmcli")
         if not self.binary:
             raise MptcpError("nmcli was not found: NetworkManager is not installed on this host")
 
     def run(self, command, **values):
-        argv = [self.binary] + [part.format(**values) for part in COMMANDS[command]]
+        argv = [self.binary]
+        for part in COMMANDS[command]:
+            if part.startswith("*"):
+                argv.extend(values[part[1:]])
+            else:
+                argv.append(part.format(**values))
         # C locale: nmcli's messages and output are parsed, not shown
         rc, stdout, stderr = self.module.run_command(argv, environ_update={"LC_ALL": "C", "LANG": "C"})
         if rc != 0:
@@ -231,18 +300,30 @@ class Nmcli(object):
                            "active": active == "yes"})
         return result
 
-    def fields(self, uuid, names):
-        """{field: value} of one profile."""
-        output = self.run("profile_fields", uuid=uuid, fields=",".join(names))
-        values = {}
-        for line in output.splitlines():
-            key, _sep, value = line.partition(":")
-            values[key] = value.replace("\\:", ":").replace("\\\\", "\\")
-        return values
+    def fields(self, uuids, names):
+        """{uuid: {field: value}} of the profiles ``uuids``."""
+        uuids = list(dict.fromkeys(uuids))
+        if len(uuids) > 1 and self.batch:
+            arguments = [part for uuid in uuids for part in ("uuid", uuid)]
+            result = parse_profiles_fields(self.run("profiles_fields", fields=",".join(names), uuid_arguments=arguments))
+            missing = [uuid for uuid in uuids if uuid not in result]
+            if missing:
+                raise MptcpError("nmcli printed no %s of the profiles %s" % (",".join(names), ", ".join(missing)))
+            return result
+        result = {}
+        for uuid in uuids:
+            output = self.run("profile_fields", uuid=uuid, fields=",".join(names))
+            result[uuid] = dict(split_field(line) for line in output.splitlines() if line.strip())
+        return result
+
+    def mptcp_flags_of(self, uuids):
+        """{uuid: the bits of its connection.mptcp-flags}."""
+        return dict((uuid, parse_nm_flags(values.get(FLAGS_FIELD)))
+                    for uuid, values in self.fields(uuids, [FLAGS_FIELD]).items())
 
     def mptcp_flags(self, uuid):
         """The bits of one profile's connection.mptcp-flags."""
-        return parse_nm_flags(self.fields(uuid, [FLAGS_FIELD]).get(FLAGS_FIELD))
+        return self.mptcp_flags_of([uuid]).get(uuid, 0)
 
     def set_mptcp_flags(self, uuid, names):
         # "0x0" is NetworkManager's "default": an empty list means that
@@ -254,23 +335,34 @@ class Nmcli(object):
     def modify_device(self, device, names):
         self.run("modify_device", device=device, flags=",".join(names) if names else "0x0")
 
-    def applied_mptcp_flags(self, device):
-        """The connection.mptcp-flags bits the device runs with (its applied
+    def device_paths(self, devices):
+        """{device: its D-Bus object path}."""
+        if len(devices) > 1 and self.batch:
+            listed = dict(split_terse(line)[:2] for line in self.run("device_paths").splitlines() if line.strip())
+            return dict((device, listed.get(device)) for device in devices)
+        return dict((device, self.run("device_path", device=device).strip()) for device in devices)
+
+    def applied_mptcp_flags(self, devices):
+        """{device: the connection.mptcp-flags bits it runs with} (its applied
         connection, which `nmcli device modify` changes and a reapply or
         activation resets to the profile's); None when that cannot be read
         (no busctl, or the device is not activated). nmcli shows only the
         profile's value, so this asks NetworkManager over D-Bus."""
         busctl = self.module.get_bin_path("busctl")
-        if not busctl:
-            return None
-        path = self.run("device_path", device=device).strip()
-        rc, stdout, _stderr = self.module.run_command(
-            [busctl, "--json=short", "call", "org.freedesktop.NetworkManager", path,
-             "org.freedesktop.NetworkManager.Device", "GetAppliedConnection", "u", "0"],
-            environ_update={"LC_ALL": "C", "LANG": "C"})
-        if rc != 0:
-            return None
-        return applied_flags(stdout)
+        if not busctl or not devices:
+            return dict((device, None) for device in devices)
+        result = {}
+        for device, path in self.device_paths(devices).items():
+            result[device] = None
+            if not path:
+                continue
+            rc, stdout, _stderr = self.module.run_command(
+                [busctl, "--json=short", "call", "org.freedesktop.NetworkManager", path,
+                 "org.freedesktop.NetworkManager.Device", "GetAppliedConnection", "u", "0"],
+                environ_update={"LC_ALL": "C", "LANG": "C"})
+            if rc == 0:
+                result[device] = applied_flags(stdout)
+        return result
 
     def up(self, uuid):
         self.run("up", uuid=uuid)

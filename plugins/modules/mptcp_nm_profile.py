@@ -8,14 +8,16 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: mptcp_nm_profile
-short_description: Set the MPTCP flags of a NetworkManager connection profile
+short_description: Set the MPTCP flags of NetworkManager connection profiles
 version_added: 0.1.0
 description:
-  - Sets C(connection.mptcp-flags) of one NetworkManager profile, what an administrator does by hand with
+  - Sets C(connection.mptcp-flags) of a NetworkManager profile, what an administrator does by hand with
     C(nmcli connection modify <profile_name> connection.mptcp-flags signal,subflow,also-without-default-route).
     NetworkManager then makes the profile's addresses MPTCP endpoints whenever the profile is active,
     across reboots.
-  - The profile is chosen by O(name), O(uuid) or O(interface).
+  - The profile is chosen by O(name), O(uuid) or O(interface). O(profiles) sets several profiles in one task,
+    reading NetworkManager and the kernel once for all of them; every entry is checked (its flags, its profile
+    found, no profile chosen twice) before the first change, and an error names the entry (V(profiles[1].interface)).
   - Flags are checked before anything is changed. Only known names are accepted, V(laminar) only with
     NetworkManager 1.56 or newer, never V(signal) with V(fullmesh), and V(disabled) only alone.
     NetworkManager 1.40 or newer must be installed and running.
@@ -37,7 +39,9 @@ attributes:
     description: Reports the change it would make.
   diff_mode:
     support: full
-    description: Returns the profile's flags, and the endpoints of its active device, before and after.
+    description:
+      - Returns the profile's flags, and the endpoints of its active device, before and after.
+      - With O(profiles), the same for each profile, under its name (and UUID where two profiles share a name).
 options:
   name:
     description:
@@ -58,10 +62,38 @@ options:
       - V([]) resets the property to NetworkManager's default (C(0x0)), which follows the global default.
       - V(enabled) is implied by NetworkManager when endpoint flags are given without V(enabled) or V(disabled),
         so the two spellings are the same state here too.
+      - Required unless O(profiles) is given.
     type: list
     elements: str
-    required: true
     choices: [disabled, enabled, also-without-sysctl, also-without-default-route, signal, subflow, backup, fullmesh, laminar]
+  profiles:
+    description:
+      - Several profiles, each with its flags, instead of O(name), O(uuid), O(interface) and O(flags).
+      - O(apply) and O(persistent) hold for all of them.
+      - Two entries may not choose the same profile.
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description:
+          - The profile's name, as O(name).
+        type: str
+      uuid:
+        description:
+          - The profile's UUID, as O(uuid).
+        type: str
+      interface:
+        description:
+          - The interface whose profile to change, as O(interface).
+        type: str
+      flags:
+        description:
+          - The MPTCP flags of the profile, as O(flags).
+        type: list
+        elements: str
+        required: true
+        choices: [disabled, enabled, also-without-sysctl, also-without-default-route, signal, subflow, backup, fullmesh,
+                  laminar]
   apply:
     description:
       - When the flags change and the profile is active, apply them now with C(nmcli device reapply),
@@ -113,6 +145,16 @@ EXAMPLES = r"""
     flags: [disabled]
     persistent: false
 
+- name: Every link's profile and the management interface in one task
+  mptcp.multipath.mptcp_nm_profile:
+    profiles:
+      - interface: enp4s0f0
+        flags: [signal, subflow, also-without-default-route]
+      - name: enp4s0f1
+        flags: [signal, subflow, backup, also-without-default-route]
+      - interface: enp0s3
+        flags: [disabled]
+
 - name: Back to NetworkManager's default
   mptcp.multipath.mptcp_nm_profile:
     uuid: 5fcd8a2c-0f5e-4d1c-9d2e-0d6c2a9e4b11
@@ -122,9 +164,9 @@ EXAMPLES = r"""
 RETURN = r"""
 profile:
   description: The profile that was chosen.
-  returned: always
+  returned: unless O(profiles) is given
   type: dict
-  contains:
+  contains: &profile_keys
     name:
       description: Profile name.
       type: str
@@ -133,6 +175,10 @@ profile:
       description: Profile UUID.
       type: str
       sample: 5fcd8a2c-0f5e-4d1c-9d2e-0d6c2a9e4b11
+    type:
+      description: The profile's connection type.
+      type: str
+      sample: 802-3-ethernet
     device:
       description: Device the profile is active on, or null.
       type: str
@@ -145,26 +191,26 @@ flags:
   description:
     - The profile's MPTCP flags after the task, as names.
     - With O(persistent=false), the flags the device runs with (null when the profile is not active).
-  returned: always
+  returned: unless O(profiles) is given
   type: list
   elements: str
   sample: [signal, subflow, also-without-default-route]
 previous_flags:
   description: The MPTCP flags before the task (O(persistent=false) - those the device ran with).
-  returned: always
+  returned: unless O(profiles) is given
   type: list
   elements: str
   sample: []
 applied:
   description: Whether the change was applied to the active device now (O(persistent=false) - set on it).
-  returned: always
+  returned: unless O(profiles) is given
   type: bool
   sample: true
 reactivated:
   description:
     - Whether the profile was activated again because a reapply did not make NetworkManager add the
       endpoints (a device it assumed when it started, for example after a restart during the run).
-  returned: always
+  returned: unless O(profiles) is given
   type: bool
   sample: false
 endpoints:
@@ -172,16 +218,58 @@ endpoints:
     - The kernel endpoints of the profile's active device after the task (and those of the addresses
       NetworkManager makes endpoints of), as C(ip mptcp endpoint show) prints them, without the id.
     - Null when the profile is not active, O(apply=false) or C(ip) is missing.
-  returned: always
+  returned: unless O(profiles) is given
   type: list
   elements: str
   sample: [192.0.2.1 signal subflow dev enp4s0f1]
 missing_endpoints:
   description: Addresses that lacked the endpoint NetworkManager makes for them before the task.
-  returned: always
+  returned: unless O(profiles) is given
   type: list
   elements: str
   sample: [192.0.2.1]
+profiles:
+  description:
+    - With O(profiles), one entry per profile, in the order of O(profiles).
+    - Each is the keys of RV(profile) and the other results of the single-profile form, for that profile.
+  returned: when O(profiles) is given
+  type: list
+  elements: dict
+  contains:
+    # the keys of profile, then the other results of the single-profile form
+    <<: *profile_keys
+    changed:
+      description: Whether this profile (or its device) was changed.
+      type: bool
+      sample: true
+    flags:
+      description: As RV(flags), for this profile.
+      type: list
+      elements: str
+      sample: [signal, subflow, also-without-default-route]
+    previous_flags:
+      description: As RV(previous_flags), for this profile.
+      type: list
+      elements: str
+      sample: []
+    applied:
+      description: As RV(applied), for this profile.
+      type: bool
+      sample: true
+    reactivated:
+      description: As RV(reactivated), for this profile.
+      type: bool
+      sample: false
+    endpoints:
+      description: As RV(endpoints), for this profile's device.
+      type: list
+      elements: str
+      sample: [192.0.2.1 signal subflow dev enp4s0f1]
+    missing_endpoints:
+      description: As RV(missing_endpoints), for this profile's device.
+      type: list
+      elements: str
+      sample: [192.0.2.1]
 """
 
 import time
@@ -196,7 +284,8 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
     MIN_VERSION,
     NM_FLAGS,
     Nmcli,
-    choose_profile,
+    at,
+    choose_profiles,
     decode_nm_flags,
     effective_nm_flags,
     encode_nm_flags,
@@ -211,6 +300,9 @@ MPTCP_ENABLED_PATH = "/proc/sys/net/mptcp/enabled"
 # How long to wait for NetworkManager to make the endpoints after a reapply
 # (it does so from its main loop, shortly after the call returns).
 ENDPOINT_WAIT_SECONDS = 5
+SELECTORS = ("name", "uuid", "interface")
+# what each entry of the profiles result holds beside its profile's keys
+ENTRY_KEYS = ("changed", "flags", "previous_flags", "applied", "reactivated", "endpoints", "missing_endpoints")
 
 
 def module_result(profile, changed=False, flags=None, previous_flags=None, applied=False, reactivated=False,
@@ -230,6 +322,37 @@ def module_result(profile, changed=False, flags=None, previous_flags=None, appli
     }
 
 
+def profiles_result(results):
+    """The result of the profiles form from each entry's module_result: one
+    entry per profile, the diff keyed by profile name (and uuid where two
+    profiles share a name)."""
+    names = [result["profile"]["name"] for result in results]
+    entries, before, after = [], {}, {}
+    for result in results:
+        profile = result["profile"]
+        entry = dict(profile)
+        entry.update((key, result[key]) for key in ENTRY_KEYS)
+        entries.append(entry)
+        label = profile["name"] if names.count(profile["name"]) == 1 else "%s (%s)" % (profile["name"], profile["uuid"])
+        before[label] = result["diff"]["before"]
+        after[label] = result["diff"]["after"]
+    return {"changed": any(result["changed"] for result in results), "profiles": entries,
+            "diff": {"before": before, "after": after}}
+
+
+def ordered_flags(flags):
+    return [flag for flag in NM_FLAGS if flag in flags]
+
+
+def route_devices(route, device):
+    """The devices of one `ip -j route` entry; a listing filtered by device
+    leaves `dev` out (``device`` then), a multipath route has it per hop."""
+    if "dev" in route:
+        return [route["dev"]]
+    hops = [hop.get("dev") for hop in route.get("nexthops", [])]
+    return hops or [device]
+
+
 class NmProfileModule(object):
 
     def __init__(self, module):
@@ -237,36 +360,56 @@ class NmProfileModule(object):
         self.params = module.params
         self.ip = module.get_bin_path("ip")
 
-    def select(self, nmcli):
+    def entries(self):
+        """[(path, entry)]: each profile to set, with the option path its errors
+        name (None for the single-profile form, whose messages name no option)."""
+        if self.params["profiles"] is None:
+            if all(self.params[key] is None for key in SELECTORS):
+                # not in the argument spec, which would demand one of them beside profiles too
+                raise MptcpError("one of the following is required: %s" % ", ".join(SELECTORS))
+            return [(None, dict((key, self.params[key]) for key in SELECTORS + ("flags",)))]
+        return [("profiles[%d]" % index, entry) for index, entry in enumerate(self.params["profiles"])]
+
+    def select(self, nmcli, entries):
         profiles = nmcli.profiles()
         interface_names = None
-        if self.params["interface"] and not any(
-                profile["active"] and profile["device"] == self.params["interface"] for profile in profiles):
-            interface_names = dict((profile["uuid"], nmcli.fields(profile["uuid"], [INTERFACE_FIELD]).get(INTERFACE_FIELD))
-                                   for profile in profiles)
-        return choose_profile(profiles, self.params["name"], self.params["uuid"], self.params["interface"],
-                              interface_names)
+        if any(entry["interface"] and not any(profile["active"] and profile["device"] == entry["interface"]
+                                              for profile in profiles) for _path, entry in entries):
+            fields = nmcli.fields([profile["uuid"] for profile in profiles], [INTERFACE_FIELD])
+            interface_names = dict((uuid, values.get(INTERFACE_FIELD)) for uuid, values in fields.items())
+        return choose_profiles(profiles, entries, interface_names)
 
     def ip_json(self, argv):
         return ip_json(self.module.run_command, [self.ip] + argv)
 
-    def device_state(self, device):
-        """What NetworkManager's endpoint rules look at, and the endpoints there are."""
+    def read_devices(self, devices):
+        """What NetworkManager's endpoint rules look at, and the endpoints there
+        are: (net.mptcp.enabled is 1, {device: (default-route IP versions,
+        addresses)}, the kernel's endpoints). One ip run per kind for all the
+        devices; filtered by the device when there is one."""
         try:
             with open(MPTCP_ENABLED_PATH) as handle:
                 mptcp_enabled = handle.read().strip() == "1"
         except (IOError, OSError):
             mptcp_enabled = False
-        families = [version for version, option in ((4, "-4"), (6, "-6"))
-                    if self.ip_json(["-j", option, "route", "show", "default", "dev", device, "table", "main"])]
-        addresses = nm_addresses(parse_addresses(self.ip_json(["-j", "addr", "show", "dev", device])))
+        only = ["dev", devices[0]] if len(devices) == 1 else []
+        routes = [(version, self.ip_json(["-j", option, "route", "show", "default"] + only + ["table", "main"]))
+                  for version, option in ((4, "-4"), (6, "-6"))]
+        addresses = parse_addresses(self.ip_json(["-j", "addr", "show"] + only))
         endpoints = parse_endpoints(self.ip_json(["-j", "mptcp", "endpoint", "show"]))
-        return mptcp_enabled, families, addresses, endpoints
+        state = {}
+        for device in devices:
+            families = [version for version, listed in routes
+                        if any(device in route_devices(route, device) for route in listed)]
+            state[device] = (families, nm_addresses([entry for entry in addresses if entry["interface"] == device]))
+        return mptcp_enabled, state, endpoints
 
-    def wanted_endpoints(self, bits, device):
-        """(endpoints NetworkManager makes for the device, all endpoints now)."""
-        mptcp_enabled, families, addresses, endpoints = self.device_state(device)
-        return nm_device_endpoints(bits, mptcp_enabled, families, addresses), endpoints
+    @staticmethod
+    def wanted_on(bits, device, host):
+        """The endpoints NetworkManager makes for ``device`` (``host``: read_devices)."""
+        mptcp_enabled, state, _endpoints = host
+        families, addresses = state[device]
+        return nm_device_endpoints(bits, mptcp_enabled, families, addresses)
 
     @staticmethod
     def device_view(endpoints, device, wanted):
@@ -285,93 +428,154 @@ class NmProfileModule(object):
         return self.device_view(kept + made, device, wanted)
 
     def run(self):
-        wanted_names = [flag for flag in NM_FLAGS if flag in self.params["flags"]]
-        nmcli = Nmcli(self.module)
+        entries = self.entries()
+        nmcli = Nmcli(self.module, batch=self.params["profiles"] is not None)
         version = nmcli.version()
         if version[:2] < MIN_VERSION:
             raise MptcpError("NetworkManager %s is too old: connection.mptcp-flags needs %d.%d or newer"
                              % ((".".join(map(str, version)),) + MIN_VERSION))
-        problems = nm_flag_problems(wanted_names, version)
-        if problems:
-            raise MptcpError("mptcp flags %s: %s" % (",".join(wanted_names), "; ".join(problems)))
+        errors = []
+        for path, entry in entries:
+            names = ordered_flags(entry["flags"])
+            problems = nm_flag_problems(names, version)
+            if problems:
+                errors.append(at(path and path + ".flags", "mptcp flags %s: %s" % (",".join(names), "; ".join(problems))))
+        if errors:
+            raise MptcpError("; ".join(errors))
         nmcli.check_running()
-        profile = self.select(nmcli)
-        wanted_bits = encode_nm_flags(wanted_names)
-        device = profile["device"] if profile["active"] else None
-        if not self.params["persistent"]:
-            return self.run_on_device(nmcli, profile, device, wanted_names, wanted_bits)
+        plans = []
+        for where, entry, profile in self.select(nmcli, entries):
+            names = ordered_flags(entry["flags"])
+            plans.append({"where": where, "profile": profile, "names": names, "bits": encode_nm_flags(names),
+                          "device": profile["device"] if profile["active"] else None})
+        if self.params["persistent"]:
+            results = self.run_on_profiles(nmcli, plans)
+        else:
+            results = self.run_on_devices(nmcli, plans)
+        return results[0] if self.params["profiles"] is None else profiles_result(results)
 
-        before_bits = nmcli.mptcp_flags(profile["uuid"])
-        flags_changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
-        # the device runs with other flags than its profile (nmcli device modify): a reapply resets them
-        applied_bits = nmcli.applied_mptcp_flags(device) if self.params["apply"] and device else None
-        stale = applied_bits is not None and effective_nm_flags(applied_bits) != effective_nm_flags(wanted_bits)
-        check_endpoints = bool(self.params["apply"] and device and self.ip)
-
-        missing, endpoints_before, endpoints_after = [], None, None
-        if check_endpoints:
+    def run_on_profiles(self, nmcli, plans):
+        """Each plan's profile flags (and its active device's endpoints): every
+        profile and device read once for all plans, then the changes."""
+        apply = self.params["apply"]
+        before = nmcli.mptcp_flags_of([plan["profile"]["uuid"] for plan in plans])
+        # a device that runs with other flags than its profile (nmcli device modify): a reapply resets them
+        applied = nmcli.applied_mptcp_flags([plan["device"] for plan in plans if apply and plan["device"]])
+        checked = [plan["device"] for plan in plans if apply and plan["device"] and self.ip]
+        host = None
+        if checked:
             try:
-                wanted, endpoints = self.wanted_endpoints(before_bits, device)
+                host = self.read_devices(checked)
             except MptcpError as exc:
-                # an iproute2 without `ip mptcp` (or no MPTCP in the kernel): the profile alone is managed
-                self.module.warn("not checking the endpoints of %s: %s" % (device, exc))
-                check_endpoints = False
-        if check_endpoints:
-            endpoints_before = self.device_view(endpoints, device, wanted)
-            endpoints_after = endpoints_before
-            if wanted and not flags_changed:
-                missing = missing_nm_endpoints(wanted, endpoints, device)
-                if missing and len(endpoints) + len(missing) > MAX_ENDPOINTS:
-                    self.module.warn("%s lacks the endpoints NetworkManager makes for %s, but the kernel already "
-                                     "has %d of its at most %d endpoints; not reapplying"
-                                     % (device, ", ".join(missing), len(endpoints), MAX_ENDPOINTS))
-                    missing = []
-            if self.module.check_mode and (missing or flags_changed):
-                endpoints_after = self.predicted_view(
-                    endpoints, device, self.wanted_endpoints(wanted_bits, device)[0] if flags_changed else wanted)
+                # an iproute2 without `ip mptcp` (or no MPTCP in the kernel): the profiles alone are managed
+                self.module.warn("not checking the endpoints of %s: %s" % (", ".join(checked), exc))
+        made = 0  # endpoints the reapplies planned so far will add
+        for plan in plans:
+            plan["before"] = before[plan["profile"]["uuid"]]
+            plan["flags_changed"] = effective_nm_flags(plan["before"]) != effective_nm_flags(plan["bits"])
+            plan["applied_bits"] = applied.get(plan["device"])
+            plan["stale"] = (plan["applied_bits"] is not None
+                             and effective_nm_flags(plan["applied_bits"]) != effective_nm_flags(plan["bits"]))
+            plan["checked"] = host is not None and plan["device"] in checked
+            plan["missing"], plan["endpoints_before"], plan["endpoints_after"] = [], None, None
+            if plan["checked"]:
+                made += self.plan_endpoints(plan, host, made)
+        if self.module.check_mode:
+            self.predict_endpoints(plans)
 
-        changed = flags_changed or bool(missing) or stale
-        applied = reactivated = False
-        after_bits = wanted_bits if flags_changed else before_bits
-        if changed and not self.module.check_mode:
-            if flags_changed:
-                nmcli.set_mptcp_flags(profile["uuid"], wanted_names)
-            if self.params["apply"] and device:
-                nmcli.reapply(device)
-                applied = True
-            after_bits = nmcli.mptcp_flags(profile["uuid"])
-            if applied and check_endpoints:
-                endpoints_after, reactivated = self.endpoints_after_reapply(nmcli, profile, after_bits, device)
+        changing = []
+        for plan in plans:
+            plan["changed"] = plan["flags_changed"] or bool(plan["missing"]) or plan["stale"]
+            plan["after"] = plan["bits"] if plan["flags_changed"] else plan["before"]
+            plan["applied"] = plan["reactivated"] = False
+            if plan["changed"] and not self.module.check_mode:
+                changing.append(plan)
+        for plan in changing:
+            if plan["flags_changed"]:
+                nmcli.set_mptcp_flags(plan["profile"]["uuid"], plan["names"])
+            if apply and plan["device"]:
+                nmcli.reapply(plan["device"])
+                plan["applied"] = True
+        after = nmcli.mptcp_flags_of([plan["profile"]["uuid"] for plan in changing]) if changing else {}
+        for plan in changing:
+            plan["after"] = after[plan["profile"]["uuid"]]
+            if plan["applied"] and plan["checked"]:
+                plan["endpoints_after"], plan["reactivated"] = self.endpoints_after_reapply(
+                    nmcli, plan["profile"], plan["after"], plan["device"])
+        return [self.profile_result(plan) for plan in plans]
 
-        before, after = decode_nm_flags(before_bits), decode_nm_flags(after_bits)
+    def plan_endpoints(self, plan, host, made):
+        """The endpoints of the plan's device now, and those a reapply would add
+        (``made``: those the plans before add); returns how many it adds."""
+        device, endpoints = plan["device"], host[2]
+        plan["kernel_endpoints"] = endpoints
+        plan["wanted"] = self.wanted_on(plan["before"], device, host)
+        plan["endpoints_before"] = plan["endpoints_after"] = self.device_view(endpoints, device, plan["wanted"])
+        if not plan["wanted"] or plan["flags_changed"]:
+            return 0
+        missing = missing_nm_endpoints(plan["wanted"], endpoints, device)
+        if missing and len(endpoints) + made + len(missing) > MAX_ENDPOINTS:
+            self.module.warn("%s lacks the endpoints NetworkManager makes for %s, but the kernel already "
+                             "has %d of its at most %d endpoints; not reapplying"
+                             % (device, ", ".join(missing), len(endpoints) + made, MAX_ENDPOINTS))
+            return 0
+        plan["missing"] = missing
+        return len(missing)
+
+    def predict_endpoints(self, plans):
+        """Check mode: the endpoints after the reapplies, from the flags each
+        profile would get (the devices read again, once for all)."""
+        predicted = [plan for plan in plans if plan["checked"] and (plan["missing"] or plan["flags_changed"])]
+        changed_devices = [plan["device"] for plan in predicted if plan["flags_changed"]]
+        host = self.read_devices(changed_devices) if changed_devices else None
+        for plan in predicted:
+            wanted = self.wanted_on(plan["bits"], plan["device"], host) if plan["flags_changed"] else plan["wanted"]
+            plan["endpoints_after"] = self.predicted_view(plan["kernel_endpoints"], plan["device"], wanted)
+
+    @staticmethod
+    def profile_result(plan):
+        before, after = decode_nm_flags(plan["before"]), decode_nm_flags(plan["after"])
         diff = {"before": {FLAGS_FIELD: before}, "after": {FLAGS_FIELD: after}}
-        if check_endpoints:
-            diff["before"]["endpoints"] = endpoints_before
-            diff["after"]["endpoints"] = endpoints_after
-        if stale:
-            diff["before"]["device " + FLAGS_FIELD] = decode_nm_flags(applied_bits)
+        if plan["checked"]:
+            diff["before"]["endpoints"] = plan["endpoints_before"]
+            diff["after"]["endpoints"] = plan["endpoints_after"]
+        if plan["stale"]:
+            diff["before"]["device " + FLAGS_FIELD] = decode_nm_flags(plan["applied_bits"])
             diff["after"]["device " + FLAGS_FIELD] = after
-        return module_result(profile, changed=changed, flags=after, previous_flags=before, applied=applied,
-                             reactivated=reactivated, endpoints=endpoints_after, missing_endpoints=missing, diff=diff)
+        return module_result(plan["profile"], changed=plan["changed"], flags=after, previous_flags=before,
+                             applied=plan["applied"], reactivated=plan["reactivated"],
+                             endpoints=plan["endpoints_after"], missing_endpoints=plan["missing"], diff=diff)
 
-    def run_on_device(self, nmcli, profile, device, wanted_names, wanted_bits):
-        """persistent=false: the flags of the active device only, the profile unchanged."""
-        if not device:
-            return module_result(profile)
-        before_bits = nmcli.applied_mptcp_flags(device)
-        if before_bits is None:
-            raise MptcpError("cannot read the MPTCP flags %s runs with: persistent=false needs busctl (systemd) "
-                             "and an activated device" % device)
-        changed = effective_nm_flags(before_bits) != effective_nm_flags(wanted_bits)
-        after_bits = wanted_bits if changed else before_bits
-        if changed and not self.module.check_mode:
-            nmcli.modify_device(device, wanted_names)
-            after_bits = nmcli.applied_mptcp_flags(device)
-        before, after = decode_nm_flags(before_bits), decode_nm_flags(after_bits)
+    def run_on_devices(self, nmcli, plans):
+        """persistent=false: the flags of the active devices only, the profiles
+        unchanged; an inactive profile is left alone."""
+        devices = [plan["device"] for plan in plans if plan["device"]]
+        before = nmcli.applied_mptcp_flags(devices)
+        unreadable = [at(plan["where"], "cannot read the MPTCP flags %s runs with: persistent=false needs busctl "
+                         "(systemd) and an activated device" % plan["device"])
+                      for plan in plans if plan["device"] and before[plan["device"]] is None]
+        if unreadable:
+            raise MptcpError("; ".join(unreadable))
+        changing = [plan for plan in plans if plan["device"]
+                    and effective_nm_flags(before[plan["device"]]) != effective_nm_flags(plan["bits"])]
+        after = dict((plan["device"], plan["bits"]) for plan in changing)
+        if changing and not self.module.check_mode:
+            for plan in changing:
+                nmcli.modify_device(plan["device"], plan["names"])
+            after = nmcli.applied_mptcp_flags([plan["device"] for plan in changing])
+        results = []
         field = "device " + FLAGS_FIELD
-        return module_result(profile, changed=changed, flags=after, previous_flags=before,
-                             applied=changed and not self.module.check_mode,
-                             diff={"before": {field: before}, "after": {field: after}})
+        for plan in plans:
+            device = plan["device"]
+            if not device:
+                results.append(module_result(plan["profile"]))
+                continue
+            changed = plan in changing
+            before_names, after_names = decode_nm_flags(before[device]), decode_nm_flags(after.get(device, before[device]))
+            results.append(module_result(plan["profile"], changed=changed, flags=after_names, previous_flags=before_names,
+                                         applied=changed and not self.module.check_mode,
+                                         diff={"before": {field: before_names}, "after": {field: after_names}}))
+        return results
 
     def endpoints_after_reapply(self, nmcli, profile, bits, device):
         """(the device's endpoints once NetworkManager has made the ones it makes,
@@ -382,7 +586,8 @@ class NmProfileModule(object):
         while True:
             deadline = time.time() + ENDPOINT_WAIT_SECONDS
             while True:
-                wanted, endpoints = self.wanted_endpoints(bits, device)
+                host = self.read_devices([device])
+                wanted, endpoints = self.wanted_on(bits, device, host), host[2]
                 missing = missing_nm_endpoints(wanted or {}, endpoints, device)
                 if not missing or time.time() > deadline:
                     break
@@ -398,17 +603,19 @@ class NmProfileModule(object):
 
 
 def main():
+    selectors = dict((key, dict(type="str")) for key in SELECTORS)
+    flags = dict(type="list", elements="str", choices=list(NM_FLAGS))
     module = AnsibleModule(
         argument_spec=dict(
-            name=dict(type="str"),
-            uuid=dict(type="str"),
-            interface=dict(type="str"),
-            flags=dict(type="list", elements="str", required=True, choices=list(NM_FLAGS)),
+            selectors,
+            flags=flags,
+            profiles=dict(type="list", elements="dict", options=dict(selectors, flags=dict(flags, required=True)),
+                          required_one_of=[SELECTORS], mutually_exclusive=[SELECTORS]),
             apply=dict(type="bool", default=True),
             persistent=dict(type="bool", default=True),
         ),
-        required_one_of=[("name", "uuid", "interface")],
-        mutually_exclusive=[("name", "uuid", "interface")],
+        required_one_of=[("profiles", "flags")],
+        mutually_exclusive=[SELECTORS] + [("profiles", key) for key in SELECTORS + ("flags",)],
         supports_check_mode=True,
     )
     run_module(module, NmProfileModule(module).run)

@@ -161,7 +161,7 @@ def _argument_spec(module, monkeypatch):
 # Every *flags option with choices, and the view of the table it offers.
 MODULE_FLAGS = [
     (mptcp_endpoint, {"flags": USER_FLAGS, "endpoints.flags": USER_FLAGS}),
-    (mptcp_nm_profile, {"flags": NM_FLAGS}),
+    (mptcp_nm_profile, {"flags": NM_FLAGS, "profiles.flags": NM_FLAGS}),
     (mptcp_preflight, {"endpoints.flags": ENDPOINT_FLAGS, "default_flags": ENDPOINT_FLAGS}),
 ]
 

@@ -5,6 +5,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._links import pars
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
     Nmcli,
     choose_profile,
+    choose_profiles,
     decode_nm_flags,
     effective_nm_flags,
     encode_nm_flags,
@@ -13,6 +14,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import (
     nm_device_endpoints,
     nm_flag_problems,
     parse_nm_flags,
+    parse_profiles_fields,
     parse_version,
     split_terse,
 )
@@ -93,6 +95,28 @@ def test_choose_profile_errors_list_the_candidates():
     with pytest.raises(MptcpError) as several:
         choose_profile(PROFILES, interface="eth2", interface_names={"u2": "eth2", "u3": "eth2"})
     assert "several NetworkManager profiles match interface 'eth2'" in str(several.value)
+
+
+def test_choose_profiles_names_every_bad_entry_by_its_path():
+    entries = [("profiles[0]", {"interface": "eth1"}), ("profiles[1]", {"name": "wifi"}),
+               ("profiles[2]", {"uuid": "u1"})]
+    with pytest.raises(MptcpError) as error:
+        choose_profiles(PROFILES, entries)
+    assert str(error.value).startswith("profiles[1].name: no NetworkManager profile with name 'wifi'")
+    assert str(error.value).endswith("; profiles[2].uuid: profile link1 (u1) is chosen by profiles[0] too")
+
+
+def test_choose_profiles_keeps_the_order_and_the_single_form_unnamed():
+    chosen = choose_profiles(PROFILES, [("profiles[0]", {"uuid": "u3"}), ("profiles[1]", {"interface": "eth1"})])
+    assert [(where, profile["uuid"]) for where, _entry, profile in chosen] == [
+        ("profiles[0].uuid", "u3"), ("profiles[1].interface", "u1")]
+    assert choose_profiles(PROFILES, [(None, {"name": "link2"})])[0][0] is None
+
+
+def test_parse_profiles_fields_groups_by_uuid():
+    text = "connection.uuid:u1\nconnection.interface-name:eth\\:1\n\nconnection.uuid:u2\nconnection.interface-name:\n"
+    assert parse_profiles_fields(text) == {"u1": {"connection.interface-name": "eth:1"},
+                                           "u2": {"connection.interface-name": ""}}
 
 
 class FakeModule(object):
@@ -199,3 +223,23 @@ def test_only_addresses_networkmanager_configured_count():
 def test_missing_endpoints(endpoints, missing):
     wanted = {"192.0.2.1": ["signal", "subflow"], "2001:db8::1": ["signal", "subflow"]}
     assert missing_nm_endpoints(wanted, endpoints, "link1") == missing
+
+
+def test_batch_runner_reads_several_profiles_and_devices_in_one_run_each():
+    module = FakeModule([
+        (0, "connection.uuid:u1\nconnection.mptcp-flags:0x38\n\nconnection.uuid:u2\nconnection.mptcp-flags:default\n", ""),
+        (0, "eth1:/org/freedesktop/NetworkManager/Devices/2\neth2:/org/freedesktop/NetworkManager/Devices/3\n", ""),
+    ])
+    runner = Nmcli(module, batch=True)
+    assert runner.mptcp_flags_of(["u1", "u2"]) == {"u1": 0x38, "u2": 0}
+    assert runner.device_paths(["eth2", "eth9"]) == {"eth2": "/org/freedesktop/NetworkManager/Devices/3", "eth9": None}
+    assert [argv[1:] for argv, _env in module.calls] == [
+        ["-t", "-f", "connection.uuid,connection.mptcp-flags", "connection", "show", "uuid", "u1", "uuid", "u2"],
+        ["-t", "-f", "DEVICE,DBUS-PATH", "device", "status"]]
+
+
+def test_batch_runner_refuses_output_without_a_profile_asked_for():
+    module = FakeModule([(0, "connection.uuid:u1\nconnection.mptcp-flags:0x38\n", "")])
+    with pytest.raises(MptcpError) as error:
+        Nmcli(module, batch=True).mptcp_flags_of(["u1", "u2"])
+    assert str(error.value) == "nmcli printed no connection.mptcp-flags of the profiles u2"
