@@ -19,35 +19,21 @@ __metaclass__ = type
 
 import errno
 import ipaddress
-import os
 import re
 import socket
 import struct
 import time
 
-from ansible_collections.mptcp.multipath.plugins.module_utils._common import ClosesSocket, MptcpError
-from ansible_collections.mptcp.multipath.plugins.module_utils._nlmsg import (
-    NLM_F_REQUEST,
-    NLMSG_ERROR,
-    attribute,
-    error_code,
-    message,
-    parse_attributes,
-    split_messages,
+from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
+from ansible_collections.mptcp.multipath.plugins.module_utils._genl import (
+    GENL_HEADER,
+    NETLINK_ADD_MEMBERSHIP,
+    SOL_NETLINK,
+    GenlSocket,
 )
+from ansible_collections.mptcp.multipath.plugins.module_utils._nlmsg import parse_attributes, split_messages
+from ansible_collections.mptcp.multipath.plugins.module_utils._pm import FAMILY_NAME
 
-NETLINK_GENERIC = 16
-SOL_NETLINK = 270
-NETLINK_ADD_MEMBERSHIP = 1
-GENL_ID_CTRL = 0x10
-CTRL_CMD_GETFAMILY = 3
-CTRL_ATTR_FAMILY_ID = 1
-CTRL_ATTR_FAMILY_NAME = 2
-CTRL_ATTR_MCAST_GROUPS = 7
-CTRL_ATTR_MCAST_GRP_NAME = 1
-CTRL_ATTR_MCAST_GRP_ID = 2
-
-FAMILY_NAME = "mptcp_pm"
 GROUP_NAME = "mptcp_pm_events"
 
 # enum mptcp_event_type: the generic netlink command of each event message
@@ -118,7 +104,7 @@ EVENT_KEYS = ("type", "timestamp", "token", "family", "saddr", "daddr", "sport",
 # the integer keys of ``until`` (its argument spec names and types them all)
 _INT_CONDITIONS = ("sport", "dport", "local_id", "remote_id", "ifindex", "error")
 
-_GENL = struct.Struct("=BBH")
+_GENL = GENL_HEADER
 
 
 # -- decoding ------------------------------------------------------------------
@@ -182,27 +168,6 @@ def decode_event(command, payload, timestamp=None, interface_name=_interface_nam
     if event["ifindex"]:
         event["dev"] = interface_name(event["ifindex"])
     return event
-
-
-def parse_family_reply(payload):
-    """(family id, {group name: group id}) of a CTRL_CMD_NEWFAMILY message."""
-    family_id, groups = None, {}
-    for kind, value in parse_attributes(payload, _GENL.size):
-        if kind == CTRL_ATTR_FAMILY_ID:
-            family_id = struct.unpack_from("=H", value)[0]
-        elif kind == CTRL_ATTR_MCAST_GROUPS:
-            for _index, group in parse_attributes(value):
-                fields = dict(parse_attributes(group))
-                if CTRL_ATTR_MCAST_GRP_NAME in fields and CTRL_ATTR_MCAST_GRP_ID in fields:
-                    name = fields[CTRL_ATTR_MCAST_GRP_NAME].split(b"\0", 1)[0].decode("ascii", "replace")
-                    groups[name] = struct.unpack_from("=I", fields[CTRL_ATTR_MCAST_GRP_ID])[0]
-    return family_id, groups
-
-
-def family_request(name=FAMILY_NAME, sequence=1):
-    """A CTRL_CMD_GETFAMILY request for one generic netlink family."""
-    body = _GENL.pack(CTRL_CMD_GETFAMILY, 1, 0) + attribute(CTRL_ATTR_FAMILY_NAME, name.encode("ascii") + b"\0")
-    return message(GENL_ID_CTRL, NLM_F_REQUEST, sequence, body)
 
 
 # -- conditions and input ------------------------------------------------------
@@ -291,21 +256,19 @@ def normalize_params(params):
 
 
 # -- listening -----------------------------------------------------------------
-class EventSocket(ClosesSocket):
+class EventSocket(GenlSocket):
     """A generic netlink socket that joined the mptcp_pm_events group of the
     current network namespace (enter the namespace before opening it)."""
 
     def __init__(self):
+        GenlSocket.__init__(self, receive_buffer=1 << 20)
         try:
-            self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC)
-        except OSError as exc:
-            raise MptcpError("cannot open a generic netlink socket: %s" % exc.strerror)
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-            self.sock.bind((0, 0))
-            self.family_id, group_id = self._resolve()
+            self.family_id, groups = self.resolve(FAMILY_NAME)
+            if GROUP_NAME not in groups:
+                raise MptcpError("the kernel's %s family has no %s multicast group (groups: %s)"
+                                 % (FAMILY_NAME, GROUP_NAME, ", ".join(sorted(groups)) or "none"))
             try:
-                self.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group_id)
+                self.sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, groups[GROUP_NAME])
             except OSError as exc:
                 if exc.errno == errno.EPERM:
                     raise MptcpError("permission denied: listening to MPTCP events needs CAP_NET_ADMIN "
@@ -314,31 +277,6 @@ class EventSocket(ClosesSocket):
         except BaseException:
             self.sock.close()
             raise
-
-    def _resolve(self):
-        """(family id, group id) of mptcp_pm / mptcp_pm_events, asked of nlctrl."""
-        self.sock.sendto(family_request(), (0, 0))
-        self.sock.settimeout(5)
-        try:
-            while True:
-                for kind, payload in split_messages(self.sock.recv(65536)):
-                    if kind == NLMSG_ERROR:
-                        code = error_code(payload)
-                        if code == errno.ENOENT:
-                            raise MptcpError("the kernel has no generic netlink family %s: is MPTCP built into "
-                                             "this kernel (CONFIG_MPTCP)?" % FAMILY_NAME)
-                        raise MptcpError("cannot resolve generic netlink family %s: %s"
-                                         % (FAMILY_NAME, os.strerror(code)))
-                    if kind == GENL_ID_CTRL:
-                        family_id, groups = parse_family_reply(payload)
-                        if family_id is None or GROUP_NAME not in groups:
-                            raise MptcpError("the kernel's %s family has no %s multicast group (groups: %s)"
-                                             % (FAMILY_NAME, GROUP_NAME, ", ".join(sorted(groups)) or "none"))
-                        return family_id, groups[GROUP_NAME]
-        except socket.timeout:
-            raise MptcpError("no answer from the kernel's generic netlink controller")
-        finally:
-            self.sock.settimeout(None)
 
     def receive(self, timeout):
         """The events of one read, or [] when ``timeout`` seconds pass first.

@@ -13,15 +13,14 @@ version_added: 0.1.0
 description:
   - Gathers, as structured data, what an operator otherwise reads by eye from C(sysctl -a | grep mptcp),
     C(ip mptcp limits show), C(ip mptcp endpoint show), C(nstat MPTcp*) and C(ss -Mni).
-  - Connections come from the kernel's sock_diag interface, counters from C(/proc/net/netstat); no command
-    output is parsed.
+  - Connections come from the kernel's sock_diag interface, counters from C(/proc/net/netstat), the limits and
+    endpoints from the path manager's generic netlink family, all read with Python's standard library; no command
+    output is parsed, and pyroute2 is not needed.
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
   - mptcp.multipath.namespace
   - mptcp.multipath.attributes.read_only
-requirements:
-  - pyroute2 >= 0.7 on the managed host, for O(gather=limits) and O(gather=endpoints)
 options:
   gather:
     description:
@@ -154,8 +153,6 @@ connections:
        remote_address: 192.0.2.1, remote_port: 12345, token: 63c070d2, subflows: 1, fallback: false}
 """
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import (
     enter_namespace,
@@ -167,18 +164,14 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._diag import (
     interface_bytes,
 )
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import addresses
-from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import (
-    HAS_PYROUTE2,
-    PYROUTE2_IMPORT_ERROR,
-    MptcpNetlink,
-)
+from ansible_collections.mptcp.multipath.plugins.module_utils._pm import PathManager
 from ansible_collections.mptcp.multipath.plugins.module_utils._sysctl import (
     available_keys,
     read_runtime,
 )
 
 PARTS = ("sysctls", "limits", "endpoints", "counters", "connections", "interfaces", "addresses")
-NETLINK_PARTS = ("limits", "endpoints")
+PATH_MANAGER_PARTS = ("limits", "endpoints")
 
 
 class InfoModule(object):
@@ -193,8 +186,8 @@ class InfoModule(object):
         if "sysctls" in self.gather:
             result["sysctls"] = dict((key, read_runtime(key)) for key in available_keys())
             result["enabled"] = result["sysctls"].get("enabled") == "1"
-        if any(part in self.gather for part in NETLINK_PARTS):
-            with MptcpNetlink() as kernel:
+        if any(part in self.gather for part in PATH_MANAGER_PARTS):
+            with PathManager() as kernel:
                 if "limits" in self.gather:
                     result["limits"] = kernel.limits()
                 if "endpoints" in self.gather:
@@ -216,8 +209,6 @@ def main():
             gather=dict(type="list", elements="str", choices=list(PARTS), default=list(PARTS)),
         ),
     ).create_ansible_module(supports_check_mode=True)
-    if any(part in module.params["gather"] for part in NETLINK_PARTS) and not HAS_PYROUTE2:
-        module.fail_json(msg=missing_required_lib("pyroute2"), exception=PYROUTE2_IMPORT_ERROR)
     run_module(module, InfoModule(module).run)
 
 

@@ -130,7 +130,8 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import namespace_argspec
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
-from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, KernelLimits, check_limits
+from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
+from ansible_collections.mptcp.multipath.plugins.module_utils._pm import PathManager
 from ansible_collections.mptcp.multipath.plugins.module_utils._units import (
     SYSTEMD_RUN_DIR,
     SYSTEMD_UNIT_DIR,
@@ -227,7 +228,7 @@ class LimitsModule(object):
         wanted = check_limits(self.wanted)
         systemctl = self.check_unit() if self.unit else None
         enter_namespace(self.params["namespace"])
-        with KernelLimits() as kernel:
+        with PathManager() as kernel:
             before = kernel.limits()
         after = dict(before, **wanted)
         kernel_changes = dict((name, value) for name, value in wanted.items() if before.get(name) != value)
@@ -252,7 +253,7 @@ class LimitsModule(object):
             else:
                 with open_netlink() as netlink:
                     netlink.set_limits(**kernel_changes)
-            with KernelLimits() as kernel:
+            with PathManager() as kernel:
                 after = kernel.limits()
             diff[0]["after"] = after
         return {"changed": changed, "limits": after, "previous": before, "unit": unit,

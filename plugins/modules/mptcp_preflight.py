@@ -404,7 +404,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIM
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import addresses as link_addresses
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import default_route_interfaces
 from ansible_collections.mptcp.multipath.plugins.module_utils._links import endpoints as ip_endpoints
-from ansible_collections.mptcp.multipath.plugins.module_utils._limits import KernelLimits
+from ansible_collections.mptcp.multipath.plugins.module_utils._pm import PathManager
 from ansible_collections.mptcp.multipath.plugins.module_utils._pyroute2 import probe as pyroute2_probe
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import MIN_VERSION as NM_MIN_VERSION
 from ansible_collections.mptcp.multipath.plugins.module_utils._nmcli import Nmcli
@@ -473,11 +473,8 @@ class PreflightModule(object):
 
     @staticmethod
     def kernel_limits():
-        """The running kernel's limits, for the advice; without pyroute2
-        (check mode on a fresh host) only the given limits count."""
-        if not PYROUTE2_USABLE:
-            return {}
-        with KernelLimits() as kernel:
+        """The running kernel's limits (read without pyroute2, which a fresh host may lack)."""
+        with PathManager() as kernel:
             return kernel.limits()
 
     def check_names(self):

@@ -5,7 +5,6 @@ connection closed) seen as events, plus the failures. The playbook
 this test opens and ends the connection in step with it."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ import time
 from conftest import HERE, run_playbook
 from netns_lab import transfer_argv
 
-from ansible_collections.mptcp.multipath.plugins.module_utils import _monitor
+from ansible_collections.mptcp.multipath.plugins.module_utils import _genl, _monitor, _pm
 
 PLAYBOOK = os.path.join(HERE, "playbooks", "mptcp_monitor.yml")
 
@@ -21,16 +20,8 @@ PLAYBOOK = os.path.join(HERE, "playbooks", "mptcp_monitor.yml")
 def event_group_id():
     """The multicast group id of mptcp_pm_events (generic netlink ids are
     the same in every network namespace)."""
-    sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _monitor.NETLINK_GENERIC)
-    try:
-        sock.settimeout(5)
-        sock.sendto(_monitor.family_request(), (0, 0))
-        for kind, payload in _monitor.split_messages(sock.recv(65536)):
-            if kind == _monitor.GENL_ID_CTRL:
-                return _monitor.parse_family_reply(payload)[1][_monitor.GROUP_NAME]
-    finally:
-        sock.close()
-    raise AssertionError("cannot resolve the mptcp_pm_events group")
+    with _genl.GenlSocket() as genl:
+        return genl.resolve(_pm.FAMILY_NAME)[1][_monitor.GROUP_NAME]
 
 
 def event_listeners(lab, group):
@@ -39,7 +30,7 @@ def event_listeners(lab, group):
     count = 0
     for line in lab.exec(lab.client, ["cat", "/proc/net/netlink"]).stdout.splitlines()[1:]:
         fields = line.split()
-        if fields[1] == str(_monitor.NETLINK_GENERIC) and int(fields[3], 16) >> (group - 1) & 1:
+        if fields[1] == str(_genl.NETLINK_GENERIC) and int(fields[3], 16) >> (group - 1) & 1:
             count += 1
     return count
 

@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from ansible_collections.mptcp.multipath.plugins.module_utils import _monitor
+from ansible_collections.mptcp.multipath.plugins.module_utils import _genl, _monitor
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 
 NAMES = {3: "wlp1s0"}
@@ -96,24 +96,6 @@ def test_listener_and_unknown_events_and_odd_attributes():
     assert listener["type"] == "listener_created" and listener["sport"] == 5201 and listener["token"] is None
     odd = decode(99, attr(0x8000 | 1, struct.pack("=I", 5)), attr(40, b"xyz"), b"\x02\x00")
     assert odd["type"] == "event_99" and odd["token"] == "00000005"  # NLA_F_NESTED bit ignored
-
-
-def test_split_messages_and_family_reply():
-    data = message(28, 1, u32(1, 7)) + message(28, 3, u32(1, 7))
-    parsed = _monitor.split_messages(data)
-    assert [kind for kind, _payload in parsed] == [28, 28]
-    assert parsed[1][1][0] == 3
-    group = attr(1, b"mptcp_pm_events\0") + u32(2, 9)
-    groups = attr(0x8000 | 7, attr(0x8000 | 1, group) + attr(0x8000 | 2, attr(1, b"mptcp_pm_cmds\0") + u32(2, 10)))
-    payload = struct.pack("=BBH", 1, 2, 0) + attr(2, b"mptcp_pm\0") + u16(1, 28) + groups
-    assert _monitor.parse_family_reply(payload) == (28, {"mptcp_pm_events": 9, "mptcp_pm_cmds": 10})
-
-
-def test_family_request_is_a_getfamily_for_mptcp_pm():
-    request = _monitor.family_request()
-    length, kind, flags = struct.unpack_from("=IHH", request)
-    assert length == len(request) and kind == 0x10 and flags == 1 and length % 4 == 0
-    assert request[16] == 3 and b"mptcp_pm\0" in request
 
 
 # -- conditions ------------------------------------------------------------------
@@ -276,7 +258,7 @@ def family_reply(groups):
     nested = b"".join(attr(0x8000 | number, attr(1, name.encode() + b"\0") + u32(2, group))
                       for number, (name, group) in enumerate(sorted(groups.items()), 1))
     payload = struct.pack("=BBH", 1, 2, 0) + attr(2, b"mptcp_pm\0") + u16(1, 28) + attr(0x8000 | 7, nested)
-    return struct.pack("=IHHII", 16 + len(payload), _monitor.GENL_ID_CTRL, 0, 1, 0) + payload
+    return struct.pack("=IHHII", 16 + len(payload), _genl.GENL_ID_CTRL, 0, 1, 0) + payload
 
 
 def netlink_error(code):
@@ -296,12 +278,12 @@ class FakeGenlSocket(object):
     def __init__(self, family, kind, protocol):
         if "open" in FakeGenlSocket.failures:
             raise FakeGenlSocket.failures["open"]
-        assert (family, kind, protocol) == (socket.AF_NETLINK, socket.SOCK_RAW, _monitor.NETLINK_GENERIC)
+        assert (family, kind, protocol) == (socket.AF_NETLINK, socket.SOCK_RAW, _genl.NETLINK_GENERIC)
         self.options, self.sent, self.timeouts, self.closed = [], [], [], False
         FakeGenlSocket.made.append(self)
 
     def setsockopt(self, level, option, value):
-        if level == _monitor.SOL_NETLINK and "membership" in FakeGenlSocket.failures:
+        if level == _genl.SOL_NETLINK and "membership" in FakeGenlSocket.failures:
             raise FakeGenlSocket.failures["membership"]
         self.options.append((level, option, value))
 
@@ -339,8 +321,8 @@ def test_the_event_socket_joins_the_events_group_and_reads_its_family_only(genl)
     with _monitor.EventSocket() as events:
         assert events.family_id == 28
         sock = genl.made[0]
-        assert sock.sent == [_monitor.family_request()]
-        assert (_monitor.SOL_NETLINK, _monitor.NETLINK_ADD_MEMBERSHIP, 9) in sock.options
+        assert sock.sent == [_genl.family_request("mptcp_pm")]
+        assert (_genl.SOL_NETLINK, _genl.NETLINK_ADD_MEMBERSHIP, 9) in sock.options
         assert sock.timeouts == [5, None]  # the controller's answer is waited for, then no timeout
         received, overrun = events.receive(1.5)
         assert [(event["type"], event["token"], event["dport"]) for event in received] == [

@@ -16,7 +16,7 @@ file boundaries mocked:
             out: "[]"
             err: ""
         bin_paths: {ip: null}         # get_bin_path's answers (default: the bare name)
-        netlink: {...}                # a fake MptcpNetlink, see FakeNetlink
+        netlink: {...}                # a fake MptcpNetlink and PathManager, see FakeNetlink
         pyroute2: false               # the module sees no pyroute2
         proc: {sys/net/mptcp/enabled: "1"}   # files under /proc the module reads
         read_only: [available_schedulers]    # /proc/sys/net/mptcp files without write bits
@@ -44,7 +44,7 @@ import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
 
-from ansible_collections.mptcp.multipath.plugins.module_utils import _common, _diag, _sysctl
+from ansible_collections.mptcp.multipath.plugins.module_utils import _common, _diag, _netlink, _sysctl
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError
 from ansible_collections.mptcp.multipath.plugins.module_utils._netlink import MptcpNetlink
 
@@ -283,16 +283,28 @@ def assert_case(monkeypatch, capsys, tmp_path):
         monkeypatch.setattr(_diag, "_dump", lambda family: iter(diag.get(
             "ipv4" if family == 2 else "ipv6", [])))
 
+        # the kernel: one fake for the pyroute2 reader/writer (MptcpNetlink), the
+        # standard-library reader (PathManager) and open_netlink (pyroute2 imported
+        # only for a change; with pyroute2: false the real one finds none)
         netlink = None
-        if hasattr(module, "MptcpNetlink"):
-            table = mocks.get("netlink", {})
-            if table.get("open_error"):
-                monkeypatch.setattr(module, "MptcpNetlink", lambda: FakeNetlink(table))
-            else:
-                netlink = FakeNetlink(table)
-                monkeypatch.setattr(module, "MptcpNetlink", netlink)
-            monkeypatch.setattr(module, "HAS_PYROUTE2", mocks.get("pyroute2", True))
-            monkeypatch.setattr(module, "PYROUTE2_IMPORT_ERROR", None if mocks.get("pyroute2", True) else "no pyroute2")
+        table = mocks.get("netlink", {})
+        for reader in ("MptcpNetlink", "PathManager"):
+            if hasattr(module, reader):
+                if table.get("open_error"):
+                    monkeypatch.setattr(module, reader, lambda: FakeNetlink(table))
+                else:
+                    netlink = netlink or FakeNetlink(table)
+                    monkeypatch.setattr(module, reader, netlink)
+        has_pyroute2 = mocks.get("pyroute2", True)
+        if hasattr(module, "open_netlink"):
+            if not has_pyroute2:
+                monkeypatch.setattr(_netlink, "HAS_PYROUTE2", False)
+                monkeypatch.setattr(_netlink, "PYROUTE2_IMPORT_ERROR", "no pyroute2")
+            elif netlink is not None:
+                monkeypatch.setattr(module, "open_netlink", netlink)
+        if hasattr(module, "HAS_PYROUTE2"):
+            monkeypatch.setattr(module, "HAS_PYROUTE2", has_pyroute2)
+            monkeypatch.setattr(module, "PYROUTE2_IMPORT_ERROR", None if has_pyroute2 else "no pyroute2", raising=False)
         if hasattr(module, "interface_indexes"):
             interfaces = (mocks.get("netlink") or {}).get("interfaces", {})
             monkeypatch.setattr(module, "interface_indexes", lambda: dict(interfaces))

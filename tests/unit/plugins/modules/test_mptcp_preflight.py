@@ -4,19 +4,13 @@ Beside the runner's mocks, a case may give ``mptcpd`` (an mptcpd process
 runs here), ``systemd`` (false: /run/systemd/system is absent) and
 ``kernel`` (the running kernel's version, [6, 18] by default)."""
 
-from conftest import FakeNetlink
-
 from ansible_collections.mptcp.multipath.plugins.modules import mptcp_preflight
 
 
 def test_mptcp_preflight(case, assert_case, monkeypatch, tmp_path):
     mocks = case.get("mocks") or {}
-    monkeypatch.setattr(mptcp_preflight, "PYROUTE2_IMPORT_ERROR", None, raising=False)
     monkeypatch.setattr(mptcp_preflight, "PYROUTE2_USABLE", mocks.get("pyroute2", True))
     monkeypatch.setattr(mptcp_preflight, "PYROUTE2_UNSUPPORTED", None)
-    monkeypatch.setattr(mptcp_preflight, "HAS_PYROUTE2", mocks.get("pyroute2", True))
-    # the kernel's limits: read with the standard library's netlink, here from the fake table
-    monkeypatch.setattr(mptcp_preflight, "KernelLimits", FakeNetlink(mocks.get("netlink") or {}))
     monkeypatch.setattr(mptcp_preflight, "mptcpd_running", lambda: mocks.get("mptcpd", False))
     monkeypatch.setattr(mptcp_preflight, "kernel_version", lambda: tuple(mocks.get("kernel", [6, 18])))
     systemd = tmp_path / "run-systemd-system"
