@@ -77,7 +77,10 @@ options:
       name:
         description:
           - The profile's name, as O(name).
+          - V(profile) is the key the R(mptcp.multipath.mptcp,ansible_collections.mptcp.multipath.mptcp_role) role's
+            endpoints use, so that they can be passed as they are.
         type: str
+        aliases: [profile]
       uuid:
         description:
           - The profile's UUID, as O(uuid).
@@ -609,7 +612,9 @@ def main():
         argument_spec=dict(
             selectors,
             flags=flags,
-            profiles=dict(type="list", elements="dict", options=dict(selectors, flags=dict(flags, required=True)),
+            # profile: the mptcp role's word for a profile's name (its endpoints pass through as they are)
+            profiles=dict(type="list", elements="dict",
+                          options=dict(selectors, name=dict(type="str", aliases=["profile"]), flags=dict(flags, required=True)),
                           required_one_of=[SELECTORS], mutually_exclusive=[SELECTORS]),
             apply=dict(type="bool", default=True),
             persistent=dict(type="bool", default=True),

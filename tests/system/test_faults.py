@@ -202,15 +202,16 @@ def test_flushed_endpoints_and_reset_limits_are_restored(nm):
     assert result.rc == 0, tail(result)
     changed = changed_tasks(result.output)
     # On a host whose plan has endpoints (the server's; a client that takes
-    # the servers' announcements has none) the first profile's reapply makes
-    # NetworkManager sync all of them (link2's come back with link1's), so
-    # exactly that task and the limits change.
+    # the servers' announcements has none) the profiles' task reapplies and
+    # NetworkManager syncs all of them, so exactly that task and the limits
+    # change.
     for host in HOSTS:
-        profile_task = ["Make each profile's addresses endpoints through NetworkManager (link1)"]
+        profile_task = ["Make each profile's addresses endpoints through NetworkManager"]
         assert sorted(changed.get(host, [])) == (profile_task if nm.wanted[host]["endpoints"] else []) + [
             "Set the limits now, and at every boot for permanent paths",
         ], changed
-    expected = ['-    "subflows": 0', '-    "endpoints": []']
+    # the profiles' diff is keyed by profile: its endpoints one level deeper
+    expected = ['-    "subflows": 0', '-        "endpoints": []']
     for host in HOSTS:
         limits = nm.wanted[host]["limits"]
         expected += ['+    "subflows": %d' % limits["subflows"]]
