@@ -145,8 +145,8 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._units import (
 
 # A oneshot unit can fail to start for a moment in a loaded container
 # (status=219/CGROUP, seen in the lab); it only sets limits, so starting again is safe.
-START_ATTEMPTS = 3
-START_RETRY_SECONDS = 3
+START_ATTEMPTS = 5
+START_RETRY_SECONDS = 1
 
 
 def open_netlink():
@@ -211,7 +211,8 @@ class LimitsModule(object):
                 self.write_unit(text)
             except (IOError, OSError) as exc:
                 raise MptcpError("cannot write %s: %s" % (self.path, exc))
-            self.systemctl(systemctl, "daemon-reload")
+            if not enable:  # systemctl enable reloads systemd itself: one reload, not two
+                self.systemctl(systemctl, "daemon-reload")
         if enable:
             rc, message = self.systemctl(systemctl, "enable", "--", self.unit)
             if rc:
