@@ -50,6 +50,7 @@ ROLE_VARIABLES = {
     "exclusive": "mptcp_endpoints_exclusive",
     "nm_hands_off": "mptcp_nm_hands_off",
     "paths": "mptcp_paths",
+    "nm_ignore_carrier": "mptcp_nm_ignore_carrier",
 }
 PATHS = ("permanent", "temporary", "unmanaged")
 
@@ -281,6 +282,34 @@ def check_backend_available(backend, nm_running, nm_version, systemd_running, na
             % ((name, ".".join(map(str, nm_version))) + NM_MIN_VERSION + (name,)))
     if backend == "systemd" and not systemd_running:
         raise MptcpError("%s is systemd but this host does not run systemd: choose %s=runtime" % (name, name))
+
+
+def check_ignore_carrier(ignore_carrier, state, paths, backend, namespace, links, requested_backend=None, names=None):
+    """NetworkManager's ignore-carrier for the planned links (the role's
+    mptcp_nm_ignore_carrier) is a drop-in in /etc/NetworkManager/conf.d and a
+    sysctl.d file: it needs the networkmanager backend, permanent paths, the
+    host's own namespace and planned links. Refused otherwise, before the
+    first change. The disabled state removes it whatever it says."""
+    names = names or ROLE_VARIABLES
+    if not ignore_carrier or state != "enabled":
+        return
+    option = names["nm_ignore_carrier"]
+    fix = "set %s=false" % option
+    if paths != "permanent":
+        raise MptcpError("%s is true, but %s is %s: it keeps the planned links' NetworkManager profiles up without "
+                         "carrier with files kept across reboots, for permanent paths only; make the paths permanent, "
+                         "or %s" % (option, names["paths"], paths, fix))
+    if namespace:
+        raise MptcpError("%s is true, but %s is %s: NetworkManager's configuration and the sysctl.d file are the "
+                         "host's own; %s" % (option, names["namespace"], namespace, fix))
+    if backend != "networkmanager":
+        how = " (%s: NetworkManager does not run here)" % requested_backend if requested_backend == "auto" else ""
+        raise MptcpError("%s is true, but %s is %s%s: ignore-carrier is NetworkManager's, for the networkmanager "
+                         "backend only; choose %s=networkmanager, or %s"
+                         % (option, names["backend"], backend, how, names["backend"], fix))
+    if not links:
+        raise MptcpError("%s is true, but %s is empty: it applies to the planned links only; list them in %s, or %s"
+                         % (option, names["links"], names["links"], fix))
 
 
 def read_nm_devices(nmcli, default_routes):

@@ -45,7 +45,8 @@ description:
     O(sysctls) is C(mptcp_sysctls), O(sysctl_file) is C(mptcp_sysctl_file), O(disabled_interfaces) is
     C(mptcp_nm_disabled_interfaces) (the role adds its C(mptcp_excluded_interfaces) to it, which are checked and
     named first), O(limits_unit) is C(mptcp_limits_unit), O(endpoints_unit) is C(mptcp_endpoints_unit),
-    O(exclusive) is C(mptcp_endpoints_exclusive), O(nm_hands_off) is C(mptcp_nm_hands_off) and O(paths) is C(mptcp_paths).
+    O(exclusive) is C(mptcp_endpoints_exclusive), O(nm_hands_off) is C(mptcp_nm_hands_off), O(nm_ignore_carrier) is
+    C(mptcp_nm_ignore_carrier) and O(paths) is C(mptcp_paths).
 author:
   - mptcp.multipath developers (@mptcp-multipath)
 extends_documentation_fragment:
@@ -156,6 +157,15 @@ options:
         C(connection.mptcp-flags) to V(disabled)); V(false) refuses the combination instead.
     type: bool
     default: true
+  nm_ignore_carrier:
+    description:
+      - Whether the configuration keeps the NetworkManager profiles of the planned links (O(links)) up when they lose
+        carrier (NetworkManager's C(ignore-carrier), with the kernel told to skip those links' routes while they have
+        no carrier; the role's C(mptcp_nm_ignore_carrier)).
+      - With O(state=enabled) it needs the V(networkmanager) backend, O(paths=permanent), no O(namespace) and
+        O(links); anything else is refused.
+    type: bool
+    default: false
   disabled_interfaces:
     description:
       - Interfaces whose NetworkManager profile will get the V(disabled) flag; each must exist.
@@ -210,8 +220,8 @@ options:
     default: []
   files:
     description:
-      - Other files and directories the configuration may remove (the role's endpoints program and its set);
-        RV(files_present) names those that exist.
+      - Other files and directories the configuration may remove (the role's endpoints program and its set, the
+        files of O(nm_ignore_carrier)); RV(files_present) names those that exist.
     type: list
     elements: path
     default: []
@@ -414,6 +424,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     advice,
     check_backend_available,
     check_default_flags,
+    check_ignore_carrier,
     check_endpoints,
     check_interfaces,
     check_sysctl_file,
@@ -575,6 +586,8 @@ class PreflightModule(object):
                       and not unmanaged and self.networkmanager_enabled())
         backend = resolve_backend(requested_backend, namespace, nm_running, systemd_running=systemd_running,
                                   nm_enabled=nm_enabled)
+        check_ignore_carrier(self.params["nm_ignore_carrier"], self.params["state"], paths, backend, namespace,
+                             self.params["links"], requested_backend)
         # what needs it: the networkmanager backend, and finding NetworkManager's own endpoints
         nm_version = self.nmcli.version() if nm_running and (enabled or backend == "networkmanager") else None
         kernel = kernel_version()
@@ -663,6 +676,7 @@ def main():
             disabled_interfaces=dict(type="list", elements="str", default=[]),
             exclusive=dict(type="bool", default=True),
             nm_hands_off=dict(type="bool", default=True),
+            nm_ignore_carrier=dict(type="bool", default=False),
             limits_unit=dict(type="str"),
             endpoints_unit=dict(type="str"),
             links=dict(type="list", elements="dict", default=[], options=dict(

@@ -10,6 +10,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._preflight import 
     check_backend_available,
     check_default_flags,
     check_endpoints,
+    check_ignore_carrier,
     check_interfaces,
     check_sysctl_file,
     declared_endpoints,
@@ -581,3 +582,33 @@ def test_endpoint_owners_adds_what_was_found():
     assert result["nm_interfaces"] == ["link1", "link3"]   # link2: no default route, default flags
     assert [device["interface"] for device in result["hands_off"]] == ["link1", "link3"]
     assert endpoint_owners("networkmanager", "disabled", [], True, [], [], OWNER)["mptcpd"] is True
+
+
+# -- mptcp_nm_ignore_carrier: NetworkManager's, permanent, the host's own namespace, planned links --
+LINKS = [{"interface": "link1"}]
+
+
+@pytest.mark.parametrize("state, paths, backend, namespace, links, requested", [
+    ("enabled", "permanent", "networkmanager", "", LINKS, "auto"),
+    ("disabled", "permanent", "runtime", "ns1", [], "runtime"),   # the disabled state removes it anyway
+])
+def test_ignore_carrier_taken(state, paths, backend, namespace, links, requested):
+    assert check_ignore_carrier(True, state, paths, backend, namespace, links, requested) is None
+
+
+@pytest.mark.parametrize("paths, backend, namespace, links, requested, message", [
+    ("unmanaged", "networkmanager", "", LINKS, "auto", "mptcp_paths is unmanaged: "),
+    ("permanent", "runtime", "ns1", LINKS, "auto", "mptcp_namespace is ns1: "),
+    ("permanent", "systemd", "", LINKS, "systemd", "mptcp_endpoints_backend is systemd: "),
+    ("permanent", "systemd", "", LINKS, "auto", "mptcp_endpoints_backend is systemd (auto: NetworkManager does not"),
+    ("permanent", "networkmanager", "", [], "auto", "mptcp_links is empty: "),
+])
+def test_ignore_carrier_refused_naming_the_variables(paths, backend, namespace, links, requested, message):
+    with pytest.raises(MptcpError) as error:
+        check_ignore_carrier(True, "enabled", paths, backend, namespace, links, requested)
+    assert str(error.value).startswith("mptcp_nm_ignore_carrier is true, but " + message)
+    assert str(error.value).endswith("set mptcp_nm_ignore_carrier=false")
+
+
+def test_ignore_carrier_off_is_never_refused():
+    assert check_ignore_carrier(False, "enabled", "temporary", "runtime", "ns1", [], "auto") is None
