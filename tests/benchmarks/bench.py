@@ -13,9 +13,12 @@ them into <out>/README.md and the PNG plots):
                plain TCP on one link, each under cubic and under BBR
   topologies   the same on the router and one-subnet lab topologies: the
                plan vs plain TCP by the default route, cubic and BBR
-  failover     a link taken down under a long transfer (and brought back; and
-               with link2 marked `backup: true` in both hosts' mptcp_links):
-               hash, bytes lost, stall, recovery
+  failover     link1 cut under a long transfer on the two-links (direct) and
+               router labs: at both ends or only at its peer (the client loses
+               carrier), brought back (direct), with link2 marked `backup:
+               true` in mptcp_links, and with NetworkManager's ignore-carrier
+               for the planned links; hash, bytes lost, stall, recovery, and a
+               new connection started during the cut; cubic and BBR
   control      (control.py) permanent.yml's first converge, no-op re-run and
                --check --diff vs the seed's 34.4 commands as command tasks on
                2, 8, 16 hosts, each profiled per task and host (controller
@@ -30,6 +33,7 @@ typed by hand.
 import argparse
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -37,6 +41,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -58,10 +64,22 @@ FLOW = str(Path(__file__).resolve().parent / "flow.py")
 _port = [5300]
 
 
-def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, connect=None):
+def tx_bytes(pid):
+    """Bytes each link interface of pid's network namespace sent (/proc/PID/net/dev)."""
+    counts = {}
+    for line in Path("/proc/%d/net/dev" % pid).read_text().splitlines()[2:]:
+        name, fields = line.split(":", 1)
+        if name.strip().startswith("link"):
+            counts[name.strip()] = int(fields.split()[8])
+    return counts
+
+
+def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, connect=None, tx_of=None):
     """One client -> server transfer to ``connect`` (default: the server's
     link1 address). events: (seconds after the start, label, callable) run
-    meanwhile; their times are returned."""
+    meanwhile; their times are returned. tx_of: a host whose links' sent
+    bytes are sampled meanwhile (``tx_samples``), as the receiver samples
+    its own received bytes."""
     _port[0] += 1
     port = str(_port[0])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
@@ -95,8 +113,24 @@ def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, conne
 
             actor = threading.Thread(target=act)
             actor.start()
-            sent_out, sent_err = sender.communicate(timeout=600)
-            received_out, received_err = receiver.communicate(timeout=120)
+            tx_samples, sent_done = [], threading.Event()
+
+            def sample_tx(pid):
+                while not sent_done.is_set():
+                    tx_samples.append((time.monotonic(), tx_bytes(pid)))
+                    sent_done.wait(interval)
+
+            sampler = None
+            if tx_of:
+                sampler = threading.Thread(target=sample_tx, args=(int(lab.lab.runtime(tx_of)["leader_pid"]),))
+                sampler.start()
+            try:
+                sent_out, sent_err = sender.communicate(timeout=600)
+                received_out, received_err = receiver.communicate(timeout=120)
+            finally:
+                sent_done.set()
+                if sampler:
+                    sampler.join()
             actor.join()
         finally:
             for process in (receiver,) + ((sender,) if "sender" in locals() else ()):
@@ -110,7 +144,7 @@ def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, conne
         if received is None:
             raise BenchError("the receiver failed: %s" % received_err.strip()[-1000:])
         return {"sent": sent, "sender_error": None if sent else sent_err.strip()[-500:], "received": received,
-                "marks": marks, "expected": int(nbytes)}
+                "marks": marks, "expected": int(nbytes), "tx_samples": tx_samples}
 
 
 def goodput(result):
@@ -214,8 +248,6 @@ def aggregation(args):
         log("permanent.yml on the two-links lab: %.1f s" % seconds_taken)
         for label, rates in reversed(chosen):
             run_case(lab, label, rates, "permanent.yml")
-        shape(lab, cases[0][1])
-        results["failover"] = failover(args, lab)
         results["per_task"] = per_task(args, lab)
         results["pyroute2"] = pyroute2_import(args, lab)
     if not args.smoke:
@@ -260,62 +292,215 @@ def topologies(args):
 
 
 # -- 2 failover ---------------------------------------------------------------------
-def failover(args, lab):
-    """On the two-links lab configured by permanent.yml, both links at 10 Mbit/s.
-    link1 carries the initial subflow (and the client's default route)."""
+# The topologies (issue 21): the two-links lab (the server at link1's other
+# end) and the router lab (the client's two uplinks to a router, a
+# single-homed server behind it). The peer is the host at link1's other end.
+FAILOVER_TOPOLOGIES = (("direct", "two-links", "server"), ("router", "router", "router"))
+# NetworkManager's `ignore-carrier` for the planned links, and the kernel
+# told to skip the routes of a link without carrier, set by hand: the
+# figures of 2026-12-06 were measured with this, before the role had
+# `mptcp_nm_ignore_carrier` (the same drop-in; the role also sets the IPv6
+# key and a sysctl.d file).
+IGNORE_CARRIER_FILE = "/etc/NetworkManager/conf.d/90-mptcp-ignore-carrier.conf"
+IGNORE_CARRIER_RELOAD = "nmcli general reload conf"
+
+
+def ignore_carrier_conf(links):
+    return ("[device-mptcp-ignore-carrier]\nmatch-device=%s\nignore-carrier=yes\n"
+            % ";".join("interface-name:%s" % link for link in links))
+
+
+def ignore_carrier_sysctls(links):
+    return ["net.ipv4.conf.%s.ignore_routes_with_linkdown=1" % link for link in links]
+
+
+def ignore_carrier(lab):
+    """On every host with mptcp_links, for its planned links: the drop-in,
+    NetworkManager's configuration reloaded, the sysctls set."""
+    applied = {}
+    hosts = yaml.safe_load(Path(lab.inventory).read_text())["all"]["hosts"]
+    for host, hostvars in hosts.items():
+        links = [link["interface"] for link in hostvars.get("mptcp_links") or []]
+        if not links:
+            continue
+        lab.sh(host, "printf %%s %s > %s && %s && sysctl -q -w %s" % (
+            shlex.quote(ignore_carrier_conf(links)), IGNORE_CARRIER_FILE, IGNORE_CARRIER_RELOAD,
+            " ".join(ignore_carrier_sysctls(links))))
+        applied[host] = links
+    return applied
+
+
+def failover_cases(topology_name, smoke):
+    """(label, cut, link2 a backup link, NetworkManager ignore-carrier, link1 back after the cut), in an
+    order that runs permanent.yml as few times as possible: the default cases, the backup ones, then
+    ignore-carrier's. A cut "both ends" takes link1 down at the client and its peer (`mptcp-lab link
+    down`); "carrier" only at the peer, so that the client loses carrier (a cable pulled, a modem's
+    port gone)."""
+    if smoke:
+        return [("down", "both ends", False, True, False)]
+    cases = [("down", "both ends", False, False, False)]
+    if topology_name == "direct":
+        cases.append(("down and up", "both ends", False, False, True))
+    return cases + [("carrier lost", "carrier", False, False, False),
+                    ("backup", "both ends", True, False, False),
+                    ("backup", "both ends", True, True, False),
+                    ("down", "both ends", False, True, False),
+                    ("carrier lost", "carrier", False, True, False)]
+
+
+def failover_section(args, save):
+    """Each topology's lab configured by permanent.yml, the client's two
+    links at 10 Mbit/s; link1 carries the initial subflow (the client's
+    default route). Every case under each congestion control."""
+    ccs = ("cubic",) if args.smoke else tuple(args.failover_ccs)
     # Down for longer than NetworkManager's ~5 s before it deactivates the profile.
-    down_at, down_for, tail = (1.0, 2.0, 1.0) if args.smoke else (2.0, 7.0, 3.0)
+    down_at, down_for, tail = (1.0, 2.0, 1.0) if args.smoke else (2.0, 7.0, 2.0)
+    params = {"down_at": down_at, "down_for": down_for, "tail": tail, "new_connection_at": down_at + 1.0,
+              "new_connection_timeout": 10.0}
+    results = {"params": params, "congestion_controls": list(ccs), "topologies": {},
+               "ignore_carrier": {"file": IGNORE_CARRIER_FILE, "reload": IGNORE_CARRIER_RELOAD}}
+    chosen = [t for t in FAILOVER_TOPOLOGIES if t[0] in (["router"] if args.smoke else args.failover_topologies)]
+    for name, topology, peer in chosen:
+        with LabRun("fo-" + name, topology) as lab:
+            lab.playbook(ROOT / "playbooks" / "permanent.yml")
+            for link in ("link1", "link2"):
+                lab.cli("shape", link, "--rate", "10mbit")
+            server = next(link for link in lab.links() if "server" in lab.lab.topo["links"][link])
+            entry = results["topologies"][name] = {"topology": topology, "peer": peer,
+                                                   "connect": lab.address("server", server), "cases": {}}
+            # a new connection with every link up, for comparison
+            entry["new_connection_baseline"] = [probe(lab, entry["connect"], params["new_connection_timeout"])
+                                                for _number in range(1 if args.smoke else 3)]
+            failover(args, lab, entry, failover_cases(name, args.smoke), ccs, params, lambda: save(results))
+    return results
+
+
+def failover(args, lab, entry, cases, ccs, params, save):
+    down_at, down_for, tail = params["down_at"], params["down_for"], params["tail"]
     rate = 10e6 / 8
-    # what permanent.yml's plan made, to come back after each run (a client without laminar has none)
-    client_eps, server_eps = lab.configured_endpoints("client"), lab.configured_endpoints("server")
-    cases = [
-        ("down", (2 * down_at + (down_for + tail)) * rate,
-         [(down_at, "link1 down", lambda: lab.cli("link", "down", "link1"))]),
-        ("down and up", (2 * down_at + down_for + 2 * tail) * rate,
-         [(down_at, "link1 down", lambda: lab.cli("link", "down", "link1")),
-          (down_at + down_for, "link1 up", lambda: lab.cli("link", "up", "link1"))]),
-        ("backup", (down_at + down_for + tail) * rate,
-         [(down_at, "link1 down", lambda: lab.cli("link", "down", "link1"))]),
-    ]
-    if args.smoke:
-        cases = cases[:1]
-    results = {}
     permanent = ROOT / "playbooks" / "permanent.yml"
-    for name, nbytes, events in cases:
-        if name == "backup":
-            # The intent, not flags: link2 is a backup link on both hosts; the
-            # role's plan gives its endpoints (profiles) `backup` on both ends.
+    backup_now, ignoring = False, False
+    peer, connect = entry["peer"], entry["connect"]
+
+    def cut_link1(cut):
+        if cut == "both ends":
+            lab.cli("link", "down", "link1")
+        else:
+            run(lab.netns(peer, ["ip", "link", "set", "dev", "link1", "down"]))
+
+    def plan(backup):
+        if backup:
+            # The intent, not flags: link2 is a backup link on every host that
+            # has it; the role's plan gives its endpoints (profiles) `backup`.
             with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
                 overlay = lab.links_overlay(Path(workdir) / "backup.yml", backup=("link2",))
                 lab.playbook(permanent, extra=["-i", overlay])
-            client_eps, server_eps = lab.configured_endpoints("client"), lab.configured_endpoints("server")
-        runs = []
-        for number in range(args.runs):
-            log("failover %s run %d" % (name, number + 1))
+        else:
+            lab.playbook(permanent)
+
+    for label, cut, backup, ignore, comes_back in cases:
+        if ignore and not ignoring:
+            entry["ignore_carrier"] = ignore_carrier(lab)
+            ignoring = True
+        if backup != backup_now:
+            plan(backup)
+            backup_now = backup
+        client_eps, server_eps = lab.configured_endpoints("client"), lab.configured_endpoints("server")
+        key = "%s, %s" % (label, "ignore-carrier" if ignore else "NetworkManager default")
+        case = entry["cases"][key] = {"case": label, "cut": cut, "backup": backup, "ignore_carrier": ignore,
+                                      "runs": {}}
+        if backup:
+            nbytes = (down_at + down_for + tail) * rate
+        else:
+            nbytes = (2 * down_at + down_for + tail + (tail if comes_back else 0)) * rate
+        for cc in ccs:
+            runs = case["runs"][cc] = []
+            for number in range(args.runs):
+                log("failover %s: %s, %s run %d" % (entry["topology"], key, cc, number + 1))
+                probes, kept = [], {}
+
+                def new_connection():
+                    thread = threading.Thread(target=lambda: probes.append(
+                        probe(lab, connect, params["new_connection_timeout"])))
+                    thread.start()
+                    probes.append(thread)
+
+                def still_there():
+                    kept["link1_address"] = any(entry.get("addr_info") for entry in json.loads(run(lab.netns(
+                        "client", ["ip", "-j", "-4", "address", "show", "dev", "link1"])) or "[]"))
+                    kept["routes"] = run(lab.netns("client", ["ip", "route", "show", "default"])).strip().splitlines()
+
+                events = [(down_at, "link1 down", lambda: cut_link1(cut)),
+                          (params["new_connection_at"], "new connection", new_connection),
+                          (down_at + down_for - 0.3, "link1 state", still_there)]
+                if comes_back:
+                    events.append((down_at + down_for, "link1 up", lambda: lab.cli("link", "up", "link1")))
+                try:
+                    result = transfer(lab, nbytes, interval=0.05, events=events, cc=cc, connect=connect,
+                                      tx_of="client")
+                except BenchError as exc:
+                    # A connection that does not survive the failure is what this
+                    # section measures: counted and shown, not a crash of the run.
+                    runs.append(lost_connection(exc, lab))
+                    log("failover %s run %d: the connection was lost: %s" % (key, number + 1, runs[-1]["error"]))
+                else:
+                    runs.append(failover_figures(result, backup))
+                    if number == 0 and cc == ccs[0]:  # the plot's
+                        runs[-1]["series"] = {"samples": result["tx_samples"], "marks": result["marks"],
+                                              "started": result["received"]["started"]}
+                for thread in [p for p in probes if isinstance(p, threading.Thread)]:
+                    thread.join()
+                runs[-1]["new_connection"] = next((p for p in probes if isinstance(p, dict)), None)
+                runs[-1]["during_cut"] = kept
+                lab.cli("link", "up", "link1")
+                lab.wait_endpoints("client", client_eps)
+                lab.wait_endpoints("server", server_eps)
+                if runs[-1].get("connection_lost"):
+                    # each lost run waits for the receiver's 120 s timeout: one is the finding
+                    log("failover %s: the remaining runs are left out after a lost connection" % key)
+                    break
+                log("  stall %s s, lost %s, new connection %s" % (
+                    runs[-1]["stall"], runs[-1]["lost"], runs[-1]["new_connection"]))
+            save()
+
+
+def probe(lab, connect, timeout):
+    """A new MPTCP connection from the client to connect, started now: the
+    seconds until 64 KiB went through and the receiver closed (the sender's
+    start in the host included), the connect() alone, or why not within
+    timeout."""
+    _port[0] += 1
+    port = str(_port[0])
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        ready = os.path.join(workdir, "ready")
+        receiver = subprocess.Popen(lab.netns("server", [sys.executable, FLOW, "receive", "--port", port,
+                                                         "--ready", ready]),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sender = None
+        try:
+            while not os.path.exists(ready):
+                if receiver.poll() is not None:
+                    return {"ok": False, "seconds": None, "error": "the receiver did not start"}
+                time.sleep(0.01)
+            started = time.monotonic()
+            sender = subprocess.Popen(lab.netns("client", [sys.executable, FLOW, "send", "--connect", connect,
+                                                           "--port", port, "--bytes", "64K"]),
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
-                result = transfer(lab, nbytes, interval=0.05, events=events)
-            except BenchError as exc:
-                # A connection that does not survive the failure is what this
-                # section measures: counted and shown, not a crash of the run.
-                runs.append(lost_connection(exc, lab))
-                log("failover %s run %d: the connection was lost: %s" % (name, number + 1, runs[-1]["error"]))
-            else:
-                runs.append(failover_figures(result, name))
-                if number == 0:
-                    runs[-1]["series"] = {"samples": result["received"]["samples"], "marks": result["marks"],
-                                          "started": result["received"]["started"]}
-            lab.cli("link", "up", "link1")
-            lab.wait_endpoints("client", client_eps)
-            lab.wait_endpoints("server", server_eps)
-            if runs[-1].get("connection_lost"):
-                # each lost run waits for the receiver's 120 s timeout: one is the finding
-                log("failover %s: the remaining runs are left out after a lost connection" % name)
-                break
-        if name == "backup":
-            lab.playbook(permanent)  # link2 an ordinary link again
-            client_eps, server_eps = lab.configured_endpoints("client"), lab.configured_endpoints("server")
-        results[name] = runs
-    return {"params": {"down_at": down_at, "down_for": down_for}, "cases": results}
+                out, err = sender.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return {"ok": False, "seconds": None, "error": "not done within %g s" % timeout}
+            seconds = time.monotonic() - started
+            if sender.returncode or not out.strip():
+                return {"ok": False, "seconds": seconds, "error": err.strip().splitlines()[-1][:200] if err.strip()
+                        else "exit %d" % sender.returncode}
+            sent = json.loads(out)
+            return {"ok": True, "seconds": seconds, "connect": sent["started"] - sent["connecting"], "error": None}
+        finally:
+            for process in (receiver, sender):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()
 
 
 def lost_connection(exc, lab):
@@ -326,11 +511,28 @@ def lost_connection(exc, lab):
             "client_subflows": run(lab.netns("client", ["ss", "-tnH", "state", "established"])).split("\n")}
 
 
-def failover_figures(result, name):
+def slow_time(samples, since, bits_per_second):
+    """The longest run of consecutive sample intervals from since on in which
+    the application read less than bits_per_second."""
+    longest = current = 0.0
+    for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+        if t1 <= since or t1 <= t0 or "read" not in c1:
+            continue
+        if (c1["read"] - c0.get("read", 0)) * 8 / (t1 - t0) < bits_per_second:
+            current += t1 - max(t0, since)
+            longest = max(longest, current)
+        else:
+            current = 0.0
+    return longest
+
+
+def failover_figures(result, backup):
+    """Bytes and stall from the receiver; per link, the client's transmitted
+    bytes (the server of the router topology has one link)."""
     received, sent = result["received"], result["sent"] or {}
     marks = {m["label"]: m for m in result["marks"]}
     down = marks["link1 down"]["at"]
-    samples = received["samples"]
+    samples = result["tx_samples"]
     figures = {
         "hash_ok": bool(sent) and sent.get("sha256") == received["sha256"],
         "lost": (sent.get("bytes", result["expected"]) - received["bytes"]),
@@ -338,8 +540,13 @@ def failover_figures(result, name):
         "stall_from_down": received["stall_at"] - down,
         "sender_error": result["sender_error"],
     }
+    # What the application felt: the longest time from the cut on in which it
+    # read less than 1 Mbit/s (a tenth of the surviving link), in the
+    # receiver's samples; reads that trickle in break the stall between two
+    # reads, not this.
+    figures["below_1mbit"] = slow_time(received["samples"], down, 1e6)
     # The surviving link carries full rate: a 0.5 s window after the failure
-    # in which link2 received >= 90% of its 10 Mbit/s (on the wire).
+    # in which the client sent >= 90% of link2's 10 Mbit/s on it (on the wire).
     figures["full_rate_after"] = None
     for index, (when, counters) in enumerate(samples):
         if when < down + 0.5:
@@ -352,8 +559,9 @@ def failover_figures(result, name):
         up = marks["link1 up"]["at"]
         after = [(t, c.get("link1", 0)) for t, c in samples if t >= up]
         figures["returns_after"] = next((t - up for t, c in after if after and c - after[0][1] >= 30000), None)
-    if name == "backup":
-        before = [c for t, c in samples if t <= down]
+    if backup:
+        # from the accept (the receiver's start) to the cut, and from the cut on
+        before = [c for t, c in samples if received["started"] <= t <= down]
         later = [c for t, c in samples if t >= down]
         if len(before) > 1 and len(later) > 1:
             b1 = before[-1].get("link1", 0) - before[0].get("link1", 0)
@@ -366,15 +574,30 @@ def failover_figures(result, name):
 
 
 # -- main -------------------------------------------------------------------------
+def partial(data, out, section, section_started):
+    """Saves a section's results so far (after every run of the control
+    plane, every case of failover): a long run stopped early still leaves
+    its figures."""
+    def save(results):
+        data.update(results=results, seconds=time.monotonic() - section_started, load_end=os.getloadavg(),
+                    partial=True)
+        (out / ("results-%s.json" % section)).write_text(json.dumps(data, indent=1) + "\n")
+    return save
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks"))
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median and min-max are shown)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of an aggregation transfer")
     parser.add_argument("--hosts", type=int, nargs="+", default=[2, 8, 16])
-    parser.add_argument("--sections", nargs="+", default=["aggregation", "topologies", "control"],
-                        choices=["aggregation", "topologies", "control"],
-                        help="aggregation also runs failover and the per-task figures on its lab")
+    parser.add_argument("--sections", nargs="+", default=["aggregation", "topologies", "failover", "control"],
+                        choices=["aggregation", "topologies", "failover", "control"],
+                        help="aggregation also runs the per-task figures on its lab")
+    parser.add_argument("--failover-ccs", nargs="+", default=["cubic", "bbr"], choices=["cubic", "bbr"],
+                        help="the failover section's congestion controls")
+    parser.add_argument("--failover-topologies", nargs="+", default=["direct", "router"], choices=["direct", "router"],
+                        help="the failover section's labs: two-links (direct) and router")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: the code works, no figures")
     parser.add_argument("--prefix", help="the labs' name prefix (default bench, bench-smoke with --smoke)")
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="where to put the table ('' for nowhere)")
@@ -398,14 +621,12 @@ def main():
                 data["results"] = aggregation(args)
             elif section == "topologies":
                 data["results"] = topologies(args)
+            elif section == "failover":
+                data["results"] = failover_section(args, partial(data, out, section, section_started))
+                data.pop("partial", None)
             else:
-                # Saved after every run: a long run stopped early still leaves its figures.
-                def save(results):
-                    data.update(results=results, seconds=time.monotonic() - section_started,
-                                load_end=os.getloadavg(), partial=True)
-                    (out / "results-control.json").write_text(json.dumps(data, indent=1) + "\n")
                 extra = {}
-                data["results"] = control_plane(args, save, extra)
+                data["results"] = control_plane(args, partial(data, out, section, section_started), extra)
                 data.update(extra)
                 data.pop("partial", None)
         except BenchError as exc:

@@ -87,12 +87,13 @@ class LabRun(object):
     def links_overlay(self, path, backup=()):
         """An inventory file that gives every host its lab mptcp_links with
         the links named in backup marked `backup: true` (the role's intent;
-        the plan puts backup on the endpoints of both ends). Given after the
+        the plan puts backup on the endpoints of both ends); a host without
+        mptcp_links (a router) is left out. Given after the
         lab's inventory (`-i lab -i overlay`), its host variables win."""
         hosts = yaml.safe_load(Path(self.inventory).read_text())["all"]["hosts"]
         overlay = {"all": {"hosts": {host: {"mptcp_links": [
             dict(link, backup=True) if link["interface"] in backup else link for link in hostvars["mptcp_links"]]}
-            for host, hostvars in hosts.items()}}}
+            for host, hostvars in hosts.items() if hostvars.get("mptcp_links")}}}
         Path(path).write_text(yaml.safe_dump(overlay, sort_keys=False))
         return str(path)
 

@@ -8,7 +8,8 @@ The sender sends a deterministic pseudo-random stream and prints one JSON
 line with its sha256; the receiver hashes what arrives and prints one JSON
 line with the byte count, the hash, the longest gap between two reads that
 brought data (the stall), and samples of the bytes every interface of its
-namespace received (/proc/net/dev), for rates per link over time. Times are
+namespace received (/proc/net/dev), for rates per link over time, with the
+bytes read so far ("read"). Times are
 CLOCK_MONOTONIC, which all namespaces of this machine share.
 """
 
@@ -63,10 +64,13 @@ def receive(args):
     samples = []
     done = threading.Event()
 
+    read = [0]
+
     def sample():
-        # The kernel's counters, not the reads: a sample costs the same at any rate.
+        # The kernel's counters, not the reads: a sample costs the same at any
+        # rate; beside them, "read": the bytes the application has read so far.
         while not done.is_set():
-            samples.append((time.monotonic(), rx_bytes()))
+            samples.append((time.monotonic(), dict(rx_bytes(), read=read[0])))
             done.wait(args.interval)
 
     with open(args.ready, "w") as ready:
@@ -88,10 +92,11 @@ def receive(args):
             stall, stall_at = now - last, last
         last = now
         total += len(data)
+        read[0] = total
         digest.update(data)
     done.set()
     sampler.join()
-    samples.append((time.monotonic(), rx_bytes()))
+    samples.append((time.monotonic(), dict(rx_bytes(), read=total)))
     print(json.dumps({"bytes": total, "sha256": digest.hexdigest(), "started": started, "ended": last,
                       "stall": stall, "stall_at": stall_at, "samples": samples}), flush=True)
 
@@ -110,6 +115,7 @@ def send(args):
         # passes it on to every subflow).
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, args.cc.encode())
     connection.settimeout(120)
+    connecting = time.monotonic()
     connection.connect((args.connect, args.port))
     started = time.monotonic()
     sent, subflows, position, paths = 0, 0, 0, None
@@ -130,7 +136,7 @@ def send(args):
     connection.shutdown(socket.SHUT_WR)
     connection.recv(1)  # the receiver closes after reading everything
     connection.close()
-    print(json.dumps({"bytes": sent, "sha256": digest.hexdigest(), "started": started,
+    print(json.dumps({"bytes": sent, "sha256": digest.hexdigest(), "connecting": connecting, "started": started,
                       "ended": time.monotonic(), "max_additional_subflows": subflows,
                       "paths": paths or []}), flush=True)
 

@@ -37,9 +37,6 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     # Both MPTCP configurations really opened an additional subflow; TCP none.
     assert case["hand-made, cubic"][0]["subflows"] >= 1
     assert case["permanent.yml, cubic"][0]["subflows"] >= 1
-    down = agg["results"]["failover"]["cases"]["down"][0]
-    assert down["hash_ok"] is True and down["lost"] == 0
-    assert number(down["stall"]) and down["stall"] > 0
     per_task = agg["results"]["per_task"]
     assert set(per_task) == {"mptcp_sysctl", "mptcp_limits", "mptcp_endpoint add", "mptcp_endpoint remove",
                              "mptcp_info", "mptcp_nm_profile"}
@@ -50,6 +47,17 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     router = json.loads((tmp_path / "results-topologies.json").read_text())["results"]["cases"]
     plan, tcp = [next(iter(router.values()))[config][0] for config in ("permanent.yml, cubic", "tcp, cubic")]
     assert plan["subflows"] >= 1 and plan["mbit"] > 0 and tcp["mbit"] > 0 and tcp["subflows"] == 0
+
+    # Failover on the router topology with NetworkManager's ignore-carrier: the connection survived the cut;
+    # the new connection started during the cut has a result, and the client's state late in the cut was read.
+    failover = json.loads((tmp_path / "results-failover.json").read_text())["results"]["topologies"]["router"]
+    case = failover["cases"]["down, ignore-carrier"]
+    assert case["ignore_carrier"] is True and failover["ignore_carrier"]["client"] == ["link1", "link2"]
+    down = case["runs"]["cubic"][0]
+    assert down["hash_ok"] is True and down["lost"] == 0
+    assert number(down["stall"]) and down["stall"] > 0
+    assert isinstance(down["new_connection"]["ok"], bool) and "link1_address" in down["during_cut"]
+    assert failover["new_connection_baseline"][0]["ok"] is True
 
     control = json.loads((tmp_path / "results-control.json").read_text())
     two = control["results"]["2"]
