@@ -333,8 +333,8 @@ def test_subflows_of_a_connection_are_the_planned_paths(planned, tmp_path):
             # each leaves by the link its source address is on
             for subflow in subflows:
                 owner = [name for name, info in client_links.items() if subflow["local"] in info["addresses"]]
-                assert owner == [subflow["egress"]], "%s: %s leaves by %s" % (story, describe(subflow),
-                                                                             subflow["egress"])
+                assert owner == [subflow["egress"]], "%s: %s leaves by %s" % (
+                    story, describe(subflow), subflow["egress"])
             # the other family's subflows (an IPv6 connection takes IPv4 announcements): one per link at most
             assert len({s["egress"] for s in other}) == len(other), story
             # backup where the plan says so, nowhere else ('b' local, 'B' the peer's request)
