@@ -5,7 +5,7 @@
     mptcp-lab [--lab NAME] exec HOST [-- CMD...]     (no CMD: a login shell)
     mptcp-lab [--lab NAME] reboot HOST
     mptcp-lab [--lab NAME] link down|up LINK
-    mptcp-lab [--lab NAME] shape LINK --rate 10mbit|none
+    mptcp-lab [--lab NAME] shape LINK --rate 10mbit|none [--host HOST ...]
     mptcp-lab build-image [--image debian12]
 """
 
@@ -57,6 +57,8 @@ def parse_args(argv):
     sh = verbs.add_parser("shape", help="limit a link's rate with tbf on both ends")
     sh.add_argument("link")
     sh.add_argument("--rate", required=True, help="e.g. 10mbit; none removes the shaping")
+    sh.add_argument("--host", action="append", dest="hosts",
+                    help="only this host's end (repeatable; on a segment, the bridge's other ports stay unshaped)")
 
     bi = verbs.add_parser("build-image", help="build (or find cached) the host image")
     bi.add_argument("--image", default="debian12")
@@ -129,5 +131,5 @@ def run_verb(args):
     elif args.verb == "link":
         lab.set_link(args.link, args.action)
     elif args.verb == "shape":
-        lab.shape(args.link, args.rate)
+        lab.shape(args.link, args.rate, hosts=args.hosts)
     return 0

@@ -189,6 +189,9 @@ class Lab:
         status = self.state["links"][link]
         if status["rate"]:
             self._apply_shape(link, status["rate"])
+        for host, rate in status.get("host_rates", {}).items():
+            if only in (None, host):
+                self._apply_shape(link, rate, hosts=[host])
         # A link recorded as down is taken down again once the hosts are
         # ready (see reboot): NetworkManager sets it up while it boots.
 
@@ -207,9 +210,11 @@ class Lab:
             # NetworkManager re-activates the profile once carrier is back.
             self.wait_addresses({link: self.topo["links"][link]}, strict=False)
 
-    def _apply_shape(self, link, rate):
+    def _apply_shape(self, link, rate, hosts=None):
         backend_impl = self.backend
         for host, runtime, end, _mac in self._ends(link):
+            if hosts is not None and host not in hosts:
+                continue
             dev = end["ifname"]
             if rate == "none":
                 argv = ["tc", "qdisc", "del", "dev", dev, "root"]
@@ -222,10 +227,28 @@ class Lab:
                         "burst", str(burst), "latency", "100ms"]
             run(backend_impl.net_argv(host, runtime, argv), check=rate != "none")
 
-    def shape(self, link, rate):
+    def shape(self, link, rate, hosts=None):
+        """tbf at rate on link's ends: every end, or only the ends of hosts
+        (on a segment, a link with an end on many hosts, the ones to limit;
+        the others, and the bridge, stay unshaped)."""
         self._check_link(link)
-        self._apply_shape(link, rate)
-        self.state["links"][link]["rate"] = None if rate == "none" else rate
+        status = self.state["links"][link]
+        if hosts:
+            unknown = [host for host in hosts if host not in self.topo["links"][link]]
+            if unknown:
+                raise LabError(f"link {link} has no end on {', '.join(unknown)}; "
+                               f"its hosts: {', '.join(self.topo['links'][link])}")
+            self._apply_shape(link, rate, hosts=hosts)
+            rates = status.setdefault("host_rates", {})
+            for host in hosts:
+                if rate == "none":
+                    rates.pop(host, None)
+                else:
+                    rates[host] = rate
+        else:
+            self._apply_shape(link, rate)
+            status["rate"] = None if rate == "none" else rate
+            status.pop("host_rates", None)
         self.save()
 
     def _check_link(self, link):
@@ -380,7 +403,9 @@ class Lab:
                                    if e.get("gateways") else "")
                                 for h, e in ends.items())
             lines.append(f"  link {link}: {'up' if st['up'] else 'DOWN'}"
-                         f"{', rate ' + st['rate'] if st['rate'] else ''}: {desc}")
+                         f"{', rate ' + st['rate'] if st['rate'] else ''}"
+                         + "".join(f", rate {rate} at {host}" for host, rate in st.get("host_rates", {}).items())
+                         + f": {desc}")
         for key, value in self.state.get("timings", {}).items():
             lines.append(f"  timing {key}: {value} s")
         return "\n".join(lines)

@@ -434,3 +434,30 @@ def test_router_with_a_two_homed_server_ranks_both_hosts_uplinks():
                      for name, end in ends.items() if name == host and "gateways" in end] for host in ("client", "server")}
     assert ranked == {"client": [("link1", ["10.1.1.1"], 100), ("link2", ["10.1.2.1"], 101)],
                       "server": [("link3", ["192.0.2.254"], 100), ("link4", ["198.51.100.254"], 101)]}
+
+
+def test_shape_with_hosts_limits_only_their_ends_of_a_segment_link_and_plug_keeps_it(tmp_path, monkeypatch):
+    lab = make_lab(tmp_path, monkeypatch, "shared-links")
+    lab.runtime = lambda host: {"leader_pid": 1}
+    lab.mac = lambda host, index: "02:00:00:00:00:01"
+    calls = []
+    monkeypatch.setattr(lab_mod, "run", lambda argv, check=True: calls.append(list(argv)))
+    lab.shape("link1", "10mbit", hosts=["c1"])
+    # one tbf, on c1's end only: the other four hosts' ends of the segment stay unshaped
+    assert calls == [["tc", "qdisc", "replace", "dev", "link1", "root", "tbf", "rate", "10mbit",
+                      "burst", "16384", "latency", "100ms"]]
+    assert lab.state["links"]["link1"] == {"up": True, "rate": None, "host_rates": {"c1": "10mbit"}}
+    # a host's end plugged again (a reboot) gets its rate back; another host's does not
+    monkeypatch.setitem(lab_mod.BACKENDS, "nspawn", FakeSwitchBackend)
+    lab.state["switches"] = {"sega": {"switch_pid": 41}, "segb": {"switch_pid": 42}}
+    calls.clear()
+    lab.plug("link1", only="c2")
+    assert calls == []
+    lab.plug("link1", only="c1")
+    assert [argv[:4] for argv in calls] == [["tc", "qdisc", "replace", "dev"]]
+    calls.clear()
+    lab.shape("link1", "none", hosts=["c1"])
+    assert calls == [["tc", "qdisc", "del", "dev", "link1", "root"]]
+    assert lab.state["links"]["link1"]["host_rates"] == {}
+    with pytest.raises(LabError, match="link link1 has no end on router"):
+        lab.shape("link1", "10mbit", hosts=["router"])
