@@ -11,8 +11,10 @@ them into <out>/README.md and the PNG plots):
                tbf links: permanent.yml (the mptcp role's plan from the lab
                inventory's mptcp_links) vs the seed's `ip mptcp` commands vs
                plain TCP on one link, each under cubic and under BBR
-  topologies   the same on the router and one-subnet lab topologies: the
-               plan vs plain TCP by the default route, cubic and BBR
+  topologies   the same on the router, one-subnet and shared-links lab
+               topologies: the plan vs plain TCP by the default route (on
+               shared-links c1 -> s1, and c1 -> s1 beside c2 -> s2), cubic
+               and BBR
   failover     link1 cut under a long transfer on the two-links (direct) and
                router labs: at both ends or only at its peer (the client loses
                carrier), brought back (direct), with link2 marked `backup:
@@ -62,6 +64,7 @@ FLOW = str(Path(__file__).resolve().parent / "flow.py")
 
 
 _port = [5300]
+_port_lock = threading.Lock()  # transfers may run side by side (measure_together)
 
 
 def tx_bytes(pid):
@@ -74,17 +77,19 @@ def tx_bytes(pid):
     return counts
 
 
-def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, connect=None, tx_of=None):
+def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, connect=None, tx_of=None,
+             client="client", server="server"):
     """One client -> server transfer to ``connect`` (default: the server's
     link1 address). events: (seconds after the start, label, callable) run
     meanwhile; their times are returned. tx_of: a host whose links' sent
     bytes are sampled meanwhile (``tx_samples``), as the receiver samples
-    its own received bytes."""
-    _port[0] += 1
-    port = str(_port[0])
+    its own received bytes. client, server: the lab hosts that send and receive."""
+    with _port_lock:
+        _port[0] += 1
+        port = str(_port[0])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         ready = os.path.join(workdir, "ready")
-        receiver = subprocess.Popen(lab.netns("server", [sys.executable, FLOW, "receive", "--port", port,
+        receiver = subprocess.Popen(lab.netns(server, [sys.executable, FLOW, "receive", "--port", port,
                                                          "--ready", ready, "--proto", proto,
                                                          "--interval", str(interval)]),
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -94,9 +99,9 @@ def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, conne
                 if receiver.poll() is not None or time.monotonic() > deadline:
                     raise BenchError("the receiver did not start: %s" % receiver.stderr.read())
                 time.sleep(0.02)
-            argv = [sys.executable, FLOW, "send", "--connect", connect or lab.address("server", "link1"), "--port", port,
+            argv = [sys.executable, FLOW, "send", "--connect", connect or lab.address(server, "link1"), "--port", port,
                     "--bytes", str(int(nbytes)), "--proto", proto] + (["--cc", cc] if cc else [])
-            sender = subprocess.Popen(lab.netns("client", argv),
+            sender = subprocess.Popen(lab.netns(client, argv),
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             started = time.monotonic()
             marks, errors = [], []
@@ -181,23 +186,62 @@ def unconfigure_by_hand(lab):
         lab.sh(host, "ip mptcp endpoint flush; ip mptcp limits set subflows 2 add_addr_accepted 0")
 
 
-def measure(lab, label, nbytes, proto, runs, keep, cc=None, connect=None):
+def host_links(lab, host):
+    return [link for link in lab.links() if host in lab.lab.topo["links"][link]]
+
+
+def checked_figure(label, number, result, wire):
+    """One run's figures; an error when data was lost."""
+    received, sent = result["received"], result["sent"] or {}
+    if received["bytes"] != result["expected"] or received["sha256"] != sent.get("sha256"):
+        raise BenchError("%s: transfer %d lost data (%d of %d bytes)" % (
+            label, number, received["bytes"], result["expected"]))
+    return {"mbit": goodput(result), "wire_bytes": wire,
+            "bytes": received["bytes"], "subflows": sent.get("max_additional_subflows", 0),
+            "paths": sent.get("paths", [])}
+
+
+def measure(lab, label, nbytes, proto, runs, keep, cc=None, connect=None, client="client", server="server"):
     figures = []
-    mine = [link for link in lab.links() if "client" in lab.lab.topo["links"][link]]
+    mine = host_links(lab, client)
     for number in range(runs):
-        before = qdisc_bytes(lab, "client", mine)
-        result = transfer(lab, nbytes, proto=proto, cc=cc, connect=connect)
-        wire = qdisc_bytes(lab, "client", mine) - before
-        received, sent = result["received"], result["sent"] or {}
-        if received["bytes"] != result["expected"] or received["sha256"] != sent.get("sha256"):
-            raise BenchError("%s: transfer %d lost data (%d of %d bytes)" % (
-                label, number, received["bytes"], result["expected"]))
-        figures.append({"mbit": goodput(result), "wire_bytes": wire,
-                        "bytes": received["bytes"], "subflows": sent.get("max_additional_subflows", 0),
-                        "paths": sent.get("paths", [])})
+        before = qdisc_bytes(lab, client, mine)
+        result = transfer(lab, nbytes, proto=proto, cc=cc, connect=connect, client=client, server=server)
+        wire = qdisc_bytes(lab, client, mine) - before
+        figures.append(checked_figure(label, number, result, wire))
         if number == 0 and keep is not None:
-            keep[label] = {"samples": received["samples"], "started": received["started"]}
+            keep[label] = {"samples": result["received"]["samples"], "started": result["received"]["started"]}
         log("  %s run %d: %.2f Mbit/s" % (label, number + 1, figures[-1]["mbit"]))
+    return figures
+
+
+def measure_together(lab, flows, nbytes, proto, runs, cc=None):
+    """flows: (label, client, server, connect) transfers started at the same
+    time, runs times; each connection's figures, by label (the clients must
+    differ: the wire bytes are their tbf qdiscs')."""
+    figures = {label: [] for label, _client, _server, _connect in flows}
+    for number in range(runs):
+        before = {client: qdisc_bytes(lab, client, host_links(lab, client)) for _l, client, _s, _c in flows}
+        results = {}
+
+        def one(label, client, server, connect):
+            try:
+                results[label] = transfer(lab, nbytes, proto=proto, cc=cc, connect=connect, client=client,
+                                          server=server)
+            except Exception as exc:  # raised below, in this thread
+                results[label] = exc
+
+        threads = [threading.Thread(target=one, args=flow) for flow in flows]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for label, client, _server, _connect in flows:
+            if isinstance(results[label], Exception):
+                raise BenchError("%s: transfer %d: %s" % (label, number, results[label]))
+            wire = qdisc_bytes(lab, client, host_links(lab, client)) - before[client]
+            figures[label].append(checked_figure(label, number, results[label], wire))
+            log("  %s run %d: %.2f Mbit/s" % (label, number + 1, figures[label][-1]["mbit"]))
     return figures
 
 
@@ -262,32 +306,54 @@ def aggregation(args):
 
 
 # -- 1b the topologies users have (issue 21) ----------------------------------------
-TOPOLOGIES = (("router: 2 x 10 Mbit/s uplinks, single-homed server", "router"),
-              ("one subnet: 2 x 10 Mbit/s client interfaces (seed 34.5)", "one-subnet"))
+# (label, lab topology, client, server, flows run side by side or None; a
+# flow is (label, client, server)).
+TOPOLOGIES = (("router: 2 x 10 Mbit/s uplinks, single-homed server", "router", "client", "server", None),
+              ("one subnet: 2 x 10 Mbit/s client interfaces (seed 34.5)", "one-subnet", "client", "server", None),
+              ("shared links: c1 -> s1, 2 x 10 Mbit/s", "shared-links", "c1", "s1",
+               (("shared links, side by side: c1 -> s1, 2 x 10 Mbit/s", "c1", "s1"),
+                ("shared links, side by side: c2 -> s2, 2 x 10 Mbit/s", "c2", "s2"))))
 
 
 def topologies(args):
     """On each topology other than paired links: the role's plan
     (permanent.yml) against plain TCP by the client's default route, both
     client uplinks at 10 Mbit/s (the server's side unshaped), under cubic
-    and BBR. The seed has no hand-made answer for these shapes."""
+    and BBR. The seed has no hand-made answer for these shapes. On the
+    shared segments only the clients' ends are shaped (the bridge's other
+    ports stay free), and two clients also send to two servers at once."""
     ccs = ("cubic",) if args.smoke else ("cubic", "bbr")
     results = {"cases": {}, "series": {}, "congestion_controls": list(ccs)}
-    for label, topology in TOPOLOGIES[:1] if args.smoke else TOPOLOGIES:
+    chosen = TOPOLOGIES[:1] + TOPOLOGIES[2:] if args.smoke else TOPOLOGIES
+    for label, topology, client, server, together in chosen:
         with LabRun("topo-" + topology, topology) as lab:
             lab.playbook(ROOT / "playbooks" / "permanent.yml")
-            server = next(link for link in lab.links() if "server" in lab.lab.topo["links"][link])
-            connect = lab.address("server", server)
-            entry = results["cases"].setdefault(label, {"rates": {"link1": 10.0, "link2": 10.0}})
+            connect = lab.address(server, host_links(lab, server)[0])
+            rates = {"link1": 10.0, "link2": 10.0}
+            entry = results["cases"].setdefault(label, {"rates": dict(rates)})
             for link in ("link1", "link2"):
-                lab.cli("shape", link, "--rate", "10mbit")
+                if lab.lab.topo.get("segments"):  # a link with an end on every host: only the clients' ends
+                    shaped = [client] + [flow[1] for flow in together or () if flow[1] != client]
+                    lab.cli("shape", link, "--rate", "10mbit", *["--host=%s" % host for host in shaped])
+                else:
+                    lab.cli("shape", link, "--rate", "10mbit")
             for cc in ccs:
                 keep = results["series"] if cc == ccs[0] else None
                 for config, proto, total in (("permanent.yml", "mptcp", 20.0), ("tcp", "tcp", 10.0)):
                     log("topology %s, %s, %s" % (topology, config, cc))
                     entry["%s, %s" % (config, cc)] = measure(
-                        lab, "%s %s, %s" % (label, config, cc),
-                        total * 1e6 / 8 * args.seconds, proto, args.runs, keep, cc=cc, connect=connect)
+                        lab, "%s %s, %s" % (label, config, cc), total * 1e6 / 8 * args.seconds, proto,
+                        args.runs, keep, cc=cc, connect=connect, client=client, server=server)
+                    if together:
+                        log("topology %s side by side, %s, %s" % (topology, config, cc))
+                        flows = [(flow_label, flow_client, flow_server,
+                                  lab.address(flow_server, host_links(lab, flow_server)[0]))
+                                 for flow_label, flow_client, flow_server in together]
+                        figures = measure_together(lab, flows, total * 1e6 / 8 * args.seconds, proto, args.runs,
+                                                   cc=cc)
+                        for flow_label, runs in figures.items():
+                            results["cases"].setdefault(flow_label, {"rates": dict(rates)})[
+                                "%s, %s" % (config, cc)] = runs
     return results
 
 

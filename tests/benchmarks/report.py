@@ -448,7 +448,15 @@ def write(out, readme=None):
                       "behind it) and `one-subnet` (the client's two interfaces and the server on one bridged "
                       "subnet, the seed's 34.5 example), `permanent.yml` as above, the client's two links at 10 "
                       "Mbit/s each (the server's side unshaped); one connection to the server's address, plain TCP "
-                      "by the client's default route (link1). The seed has no hand-made commands for these "
+                      "by the client's default route (link1). `shared-links`: two servers and three clients, each "
+                      "host with one interface on each of two bridged segments (link1 10.1.1.0/24, link2 "
+                      "10.1.2.0/24, no default route); permanent.yml on all five hosts, one connection from c1 to "
+                      "s1's link1 address, only c1's two interfaces shaped (the bridges and the other hosts' ports "
+                      "unshaped; `mptcp-lab shape --host`), plain TCP by link1's subnet route; *side by side*: c1 "
+                      "-> s1 and c2 -> s2 started together, c2's two interfaces also at 10 Mbit/s, each "
+                      "connection's goodput against its own client's link sum (each client has its own ports on "
+                      "the segments: the two connections share the bridges and this machine's CPU, no rate "
+                      "limit). The seed has no hand-made commands for these "
                       "shapes. The plan's subflows are checked against `mptcp_plan.paths` by the "
                       "repository's system tests (the table in docs/plan.md).", ""] + rows + [""]
             paths = ["- %s, %s: %s" % (label, config, ", ".join("`%s`" % p for p in entry[config][0]["paths"]))
