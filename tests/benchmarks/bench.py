@@ -89,10 +89,10 @@ def transfer(lab, nbytes, proto="mptcp", interval=0.1, events=(), cc=None, conne
         port = str(_port[0])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         ready = os.path.join(workdir, "ready")
-        receiver = subprocess.Popen(lab.netns(server, [sys.executable, FLOW, "receive", "--port", port,
-                                                         "--ready", ready, "--proto", proto,
-                                                         "--interval", str(interval)]),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        receive = [sys.executable, FLOW, "receive", "--port", port, "--ready", ready, "--proto", proto,
+                   "--interval", str(interval)]
+        receiver = subprocess.Popen(lab.netns(server, receive), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
         try:
             deadline = time.monotonic() + 20
             while not os.path.exists(ready):
