@@ -6,6 +6,7 @@ the mounts it made, link states and shaping. `down` stops exactly those
 PIDs and undoes exactly those mounts, so several labs can coexist.
 """
 
+import functools
 import hashlib
 import json
 import os
@@ -266,11 +267,8 @@ class Lab:
                         + (f" and default routes via {' '.join(end['gateways'])}"
                            if end.get("gateways") else ""))
 
-                def ready(end=end, runtime=runtime, host=host):
-                    return self._end_ready(host, runtime, end)
-
                 try:
-                    wait_for(ready, timeout, what)
+                    wait_for(functools.partial(self._end_ready, host, runtime, end), timeout, what)
                 except TimeoutError:
                     if strict:
                         raise
