@@ -132,6 +132,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._argspec import na
 from ansible_collections.mptcp.multipath.plugins.module_utils._common import MptcpError, enter_namespace, run_module
 from ansible_collections.mptcp.multipath.plugins.module_utils._limits import LIMIT_NAMES, check_limits
 from ansible_collections.mptcp.multipath.plugins.module_utils._pm import PathManager
+from ansible_collections.mptcp.multipath.plugins.module_utils._pyroute2 import probe as pyroute2_probe
 from ansible_collections.mptcp.multipath.plugins.module_utils._units import (
     SYSTEMD_RUN_DIR,
     SYSTEMD_UNIT_DIR,
@@ -156,6 +157,16 @@ def open_netlink():
     if not _netlink.HAS_PYROUTE2:
         raise MptcpError(missing_required_lib("pyroute2"), exception=_netlink.PYROUTE2_IMPORT_ERROR)
     return _netlink.MptcpNetlink()
+
+
+def check_pyroute2():
+    """In check mode, the refusal a real run's change would meet, found
+    without importing pyroute2: check mode tells what the real run would do."""
+    installed, unsupported = pyroute2_probe()
+    if not installed:
+        raise MptcpError(missing_required_lib("pyroute2"))
+    if unsupported:
+        raise MptcpError(unsupported)
 
 
 class LimitsModule(object):
@@ -247,6 +258,8 @@ class LimitsModule(object):
             diff.append({"before_header": self.path, "after_header": self.path, "before": text_before, "after": text})
             unit = {"name": self.unit, "path": self.path, "written": write, "enabled": True, "active": True}
         changed = bool(kernel_changes) or write or enable or start
+        if kernel_changes and not self.unit and self.module.check_mode:
+            check_pyroute2()
 
         if changed and not self.module.check_mode:
             if self.unit:

@@ -76,12 +76,18 @@ def test_what_needs_no_pyroute2_works_on_python_3_9(inventory):
     assert rc == 0 and not result["changed"], output
     rc, result, output = ad_hoc(inventory, "mptcp.multipath.mptcp_info", {"gather": ["sysctls"]})
     assert rc == 0 and result["enabled"] is False, output
+    # the limits and endpoints are read with the standard library (no pyroute2 0.7 needed to read)
+    rc, result, output = ad_hoc(inventory, "mptcp.multipath.mptcp_info", {"gather": ["limits", "endpoints"]})
+    limits = on_host("ip", "mptcp", "limits", "show").split()
+    assert rc == 0 and result["limits"] == dict(zip(limits[::2], map(int, limits[1::2]))), output
+    assert [endpoint["address"] for endpoint in result["endpoints"]] == [
+        line.split()[0] for line in on_host("ip", "mptcp", "endpoint", "show").splitlines() if line.strip()], output
 
 
+# a change of the limits (the kernel's default subflows is 2) and an endpoint: both go through pyroute2
 @pytest.mark.parametrize("module, args", [
-    ("mptcp.multipath.mptcp_limits", {"subflows": 2}),
+    ("mptcp.multipath.mptcp_limits", {"subflows": 3}),
     ("mptcp.multipath.mptcp_endpoint", {"address": "192.0.2.1", "dev": "link1", "flags": ["signal"]}),
-    ("mptcp.multipath.mptcp_info", {"gather": ["limits", "endpoints"]}),
 ])
 def test_what_needs_pyroute2_mptcp_refuses_naming_the_version(inventory, module, args):
     limits_before = on_host("ip", "mptcp", "limits", "show")

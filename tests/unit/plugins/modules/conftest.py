@@ -18,6 +18,7 @@ file boundaries mocked:
         bin_paths: {ip: null}         # get_bin_path's answers (default: the bare name)
         netlink: {...}                # a fake MptcpNetlink and PathManager, see FakeNetlink
         pyroute2: false               # the module sees no pyroute2
+        pyroute2_unsupported: message # the installed pyroute2 is too old (pyroute2_probe's answer)
         proc: {sys/net/mptcp/enabled: "1"}   # files under /proc the module reads
         read_only: [available_schedulers]    # /proc/sys/net/mptcp files without write bits
         refuse: {scheduler: EINVAL}          # runtime writes the kernel refuses
@@ -302,6 +303,8 @@ def assert_case(monkeypatch, capsys, tmp_path):
                 monkeypatch.setattr(_netlink, "PYROUTE2_IMPORT_ERROR", "no pyroute2")
             elif netlink is not None:
                 monkeypatch.setattr(module, "open_netlink", netlink)
+        if hasattr(module, "pyroute2_probe"):  # (installed, unsupported message), found without importing it
+            monkeypatch.setattr(module, "pyroute2_probe", lambda: (has_pyroute2, mocks.get("pyroute2_unsupported")))
         if hasattr(module, "HAS_PYROUTE2"):
             monkeypatch.setattr(module, "HAS_PYROUTE2", has_pyroute2)
             monkeypatch.setattr(module, "PYROUTE2_IMPORT_ERROR", None if has_pyroute2 else "no pyroute2", raising=False)
