@@ -111,12 +111,20 @@ def read_units(module, names, unit_dir=SYSTEMD_UNIT_DIR, run_dir=SYSTEMD_RUN_DIR
     return units
 
 
+def unit_changes(facts, text):
+    """What makes the unit whose ``facts`` (read_units) are given ``text``,
+    with the role's mode and owner, enabled and active: ``write`` its file
+    (absent, or another text, mode or owner), ``enable`` it, ``start`` it
+    (written, or not active)."""
+    write = not (facts.get("checksum") == checksum(text) and facts.get("mode") == UNIT_MODE
+                 and facts.get("owner") == UNIT_OWNER)
+    return {"write": write, "enable": facts.get("enabled") != "enabled",
+            "start": write or facts.get("active") != "active"}
+
+
 def unit_settled(facts, text):
-    """The unit whose ``facts`` (read_units) are given is ``text``, with the
-    role's mode and owner, enabled and active: nothing to write nor start."""
-    return bool(facts and facts.get("exists") and facts.get("checksum") == checksum(text)
-                and facts.get("mode") == UNIT_MODE and facts.get("owner") == UNIT_OWNER
-                and facts.get("enabled") == "enabled" and facts.get("active") == "active")
+    """Nothing to write, enable nor start (unit_changes)."""
+    return bool(facts) and not any(unit_changes(facts, text).values())
 
 
 def limits_settled(kernel_limits, limits, unit_facts=None):

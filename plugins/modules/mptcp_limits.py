@@ -137,11 +137,10 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._units import (
     SYSTEMD_RUN_DIR,
     SYSTEMD_UNIT_DIR,
     UNIT_MODE,
-    UNIT_OWNER,
     check_service_name,
-    checksum,
     limits_unit_text,
     read_units,
+    unit_changes,
 )
 
 # A oneshot unit can fail to start for a moment in a loaded container
@@ -251,10 +250,9 @@ class LimitsModule(object):
         if self.unit:
             facts, text_before = self.read_unit()
             text = limits_unit_text(wanted)
-            write = not (facts["checksum"] == checksum(text) and facts["mode"] == UNIT_MODE
-                         and facts["owner"] == UNIT_OWNER)
-            enable = facts["enabled"] != "enabled"
-            start = write or facts["active"] != "active" or bool(kernel_changes)
+            changes = unit_changes(facts, text)
+            write, enable = changes["write"], changes["enable"]
+            start = changes["start"] or bool(kernel_changes)  # the unit's start sets the kernel's limits
             diff.append({"before_header": self.path, "after_header": self.path, "before": text_before, "after": text})
             unit = {"name": self.unit, "path": self.path, "written": write, "enabled": True, "active": True}
         changed = bool(kernel_changes) or write or enable or start

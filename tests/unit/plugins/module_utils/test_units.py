@@ -14,6 +14,7 @@ from ansible_collections.mptcp.multipath.plugins.module_utils._units import (
     limits_settled,
     limits_unit_text,
     parse_unit_states,
+    unit_changes,
     unit_settled,
 )
 
@@ -61,6 +62,18 @@ SETTLED = {"exists": True, "checksum": checksum(limits_unit_text({"subflows": 1}
 ])
 def test_a_unit_is_settled_only_when_every_fact_is_right(change, settled):
     assert unit_settled(dict(SETTLED, **change), limits_unit_text({"subflows": 1})) is settled
+
+
+@pytest.mark.parametrize("change, wanted", [
+    ({}, {"write": False, "enable": False, "start": False}),
+    ({"exists": False, "checksum": None, "mode": None, "owner": None, "enabled": None, "active": None},
+     {"write": True, "enable": True, "start": True}),
+    ({"mode": "0600"}, {"write": True, "enable": False, "start": True}),  # rewritten, so started again
+    ({"enabled": "disabled"}, {"write": False, "enable": True, "start": False}),
+    ({"active": "failed"}, {"write": False, "enable": False, "start": True}),
+])
+def test_what_a_unit_needs_is_what_mptcp_limits_does(change, wanted):
+    assert unit_changes(dict(SETTLED, **change), limits_unit_text({"subflows": 1})) == wanted
 
 
 @pytest.mark.parametrize("kernel, unit, settled", [
