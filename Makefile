@@ -23,9 +23,9 @@ export PATH := $(BIN):$(PATH)
 # Host tools: python3-venv for the virtualenv; python3-pyroute2 is Debian 12's
 # pyroute2 0.7, which the integration tests run the modules against as well;
 # the lab (tests/lab) builds its image with debootstrap and boots hosts with
-# systemd-nspawn or qemu.
+# systemd-nspawn or qemu; its delay line sends packets to itself with iptables.
 APT_PACKAGES := python3 python3-venv python3-pyroute2 iproute2 procps rsync git ca-certificates \
-	debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs openssh-client
+	debootstrap systemd-container qemu-system-x86 qemu-utils e2fsprogs openssh-client iptables
 # The lab's command, which `make venv` installs as .venv/bin/mptcp-lab; the
 # molecule scenarios run $MPTCP_LAB, or mptcp-lab from PATH without it.
 export MPTCP_LAB := $(BIN)/mptcp-lab

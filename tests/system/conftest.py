@@ -329,6 +329,10 @@ class Lab:
     def shape(self, name, rate):
         self._tool("shape", name, "--rate", rate)
 
+    def delay(self, name, delay, loss="0%", hosts=()):
+        """The lab's delay line on a link (one way, into each of hosts; default both ends)."""
+        self._tool("delay", name, "--delay", delay, "--loss", loss, *["--host=%s" % host for host in hosts])
+
     def snapshot(self, host, units=(), paths=(), sysctls=(), with_content=True):
         """Everything the collection's roles may change on host, as one dict:
         net.mptcp.* sysctls (and `sysctls`), endpoints and limits (also in

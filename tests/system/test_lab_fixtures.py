@@ -2,6 +2,9 @@
 change the roles can make, and nothing else (two snapshots of an untouched
 host are equal)."""
 
+import subprocess
+from pathlib import Path
+
 from conftest import diff_snapshots
 
 LAB = "h2-system"
@@ -70,3 +73,61 @@ def test_exec_and_playbook_report_failures(lab_factory, tmp_path):
     assert "wanted failure" in result.output
     assert result.recap == {"client": {"ok": 1, "changed": 0, "unreachable": 0, "failed": 1,
                                        "skipped": 0, "rescued": 0, "ignored": 0}}, result.output
+
+
+def user_rtt_ms(lab, host, address):
+    """The average round trip of three pings as the sender sees it (-U: a
+    received packet's kernel time stamp is taken before the delay line
+    holds it, so ping's own figure would leave out the delay into host)."""
+    result = lab.exec(host, ["ping", "-U", "-n", "-q", "-c", "3", "-i", "0.2", "-W", "1", address])
+    summary = [line for line in result.stdout.splitlines() if line.startswith("rtt ")]
+    return float(summary[0].split("=")[1].split("/")[1]) if summary else None
+
+
+def delaylines(lab):
+    """PIDs of the lab's running delay lines, from /proc (not from its state)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if any(part.endswith(b"delayline.py") for part in cmdline) and any(
+                    ("/%s/delayline-" % lab.name).encode() in part for part in cmdline):
+                found.append(int(proc.name))
+    return found
+
+
+def test_delay_line_delays_loses_and_follows_a_reboot(lab_factory):
+    # last in this module: it reboots the client
+    lab = lab_factory(LAB)
+    server_link2 = lab.hostvars("server")["mptcp_lab_interfaces"]["link2"]["address"]
+    server_link1 = lab.hostvars("server")["mptcp_lab_interfaces"]["link1"]["address"]
+    assert user_rtt_ms(lab, "client", server_link2) < 10
+    lab.delay("link2", "20ms")
+    rules = subprocess.run(["nsenter", "--target=%d" % lab.hostvars("client")["ansible_nsenter_pid"], "--net", "--",
+                            "iptables-save", "-t", "raw"], check=True, capture_output=True, text=True).stdout
+    assert "-A PREROUTING -i link2 -j NFQUEUE --queue-num 2" in rules, rules
+    rtt = user_rtt_ms(lab, "client", server_link2)
+    assert 40 <= rtt < 60, rtt  # 20 ms each way
+    lab.delay("link2", "30ms", hosts=["client"])  # only into the client: 20 + 30
+    rtt = user_rtt_ms(lab, "client", server_link2)
+    assert 50 <= rtt < 70, rtt
+    lab.delay("link1", "0ms", loss="100%")
+    assert user_rtt_ms(lab, "client", server_link1) is None  # every packet lost
+    lab.reboot("client")
+    assert user_rtt_ms(lab, "client", server_link1) is None
+    rtt = user_rtt_ms(lab, "client", server_link2)
+    assert 50 <= rtt < 70, rtt
+    assert len(delaylines(lab)) == 2  # one per host
+    lab.delay("link1", "none")
+    lab.delay("link2", "none")
+    assert user_rtt_ms(lab, "client", server_link1) < 10
+    assert user_rtt_ms(lab, "client", server_link2) < 10
+    assert delaylines(lab) == []
+    for host in ("client", "server"):
+        # the machine's iptables in the host's network namespace (the image has none)
+        rules = subprocess.run(["nsenter", "--target=%d" % lab.hostvars(host)["ansible_nsenter_pid"], "--net", "--",
+                                "iptables-save", "-t", "raw"], check=True, capture_output=True, text=True).stdout
+        assert "-A PREROUTING" not in rules, rules

@@ -6,6 +6,7 @@
     mptcp-lab [--lab NAME] reboot HOST
     mptcp-lab [--lab NAME] link down|up LINK
     mptcp-lab [--lab NAME] shape LINK --rate 10mbit|none [--host HOST ...]
+    mptcp-lab [--lab NAME] delay LINK --delay 10ms|none [--loss 1%] [--host HOST ...]
     mptcp-lab build-image [--image debian12]
 """
 
@@ -59,6 +60,13 @@ def parse_args(argv):
     sh.add_argument("--rate", required=True, help="e.g. 10mbit; none removes the shaping")
     sh.add_argument("--host", action="append", dest="hosts",
                     help="only this host's end (repeatable; on a segment, the bridge's other ports stay unshaped)")
+
+    dl = verbs.add_parser("delay", help="delay (one way) and lose the packets arriving on a link's ends")
+    dl.add_argument("link")
+    dl.add_argument("--delay", required=True, help="e.g. 10ms; none removes the delay and the loss")
+    dl.add_argument("--loss", default="0%", help="share of the packets dropped, e.g. 1%% (default 0%%)")
+    dl.add_argument("--host", action="append", dest="hosts",
+                    help="only into this host (repeatable; default both ends: a round trip of twice the delay)")
 
     bi = verbs.add_parser("build-image", help="build (or find cached) the host image")
     bi.add_argument("--image", default="debian12")
@@ -132,4 +140,6 @@ def run_verb(args):
         lab.set_link(args.link, args.action)
     elif args.verb == "shape":
         lab.shape(args.link, args.rate, hosts=args.hosts)
+    elif args.verb == "delay":
+        lab.delay(args.link, args.delay, loss=args.loss, hosts=args.hosts)
     return 0

@@ -2,7 +2,7 @@
 
 Everything a lab starts is recorded in its state directory
 (STATE_ROOT/<lab name>/state.json): the PIDs of the processes it started,
-the mounts it made, link states and shaping. `down` stops exactly those
+the mounts it made, link states, shaping and delay lines. `down` stops exactly those
 PIDs and undoes exactly those mounts, so several labs can coexist.
 """
 
@@ -11,6 +11,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +26,11 @@ from .nspawn import NspawnBackend
 from .qemu import QemuBackend
 from .topology import end_addresses, host_links, segment_of
 from .util import LabError, log, pid_alive, run, wait_for
+
+DELAYLINE = Path(__file__).resolve().with_name("delayline.py")
+# the delay lines' packets wait in the kernel's queue <link index> of the
+# receiving host, taken from the raw table before anything else sees them
+DELAY_RULE = ["-t", "raw", "{action}", "PREROUTING", "-i", "{ifname}", "-j", "NFQUEUE", "--queue-num", "{queue}"]
 
 STATE_ROOT = Path(os.environ.get("MPTCP_LAB_STATE", "/run/mptcp-lab"))
 BACKENDS = {"nspawn": NspawnBackend, "qemu": QemuBackend}
@@ -151,6 +159,8 @@ class Lab:
             log(f"lab {self.name} is not up")
             return
         backend_impl = self.backend
+        for host in list(self.state.get("delaylines", {})):
+            self._stop_delayline(host)
         for host in list(self.state.get("hosts", {})):
             backend_impl.stop(host, self.runtime(host))
         for segment, runtime in self.state.get("switches", {}).items():
@@ -252,6 +262,87 @@ class Lab:
             status.pop("host_rates", None)
         self.save()
 
+    def delay(self, link, delay, loss="0%", hosts=None):
+        """Delay (one way) and lose packets arriving on link's ends: every
+        end, or only those of hosts; delay "none" removes both. A delay line
+        per host (delayline.py, its PID in the state) holds them."""
+        self._check_link(link)
+        if self.state["backend"] != "nspawn":
+            raise LabError("delay is for nspawn hosts (a VM's kernel has netem: use tc there)")
+        unknown = [host for host in hosts or () if host not in self.topo["links"][link]]
+        if unknown:
+            raise LabError(f"link {link} has no end on {', '.join(unknown)}; "
+                           f"its hosts: {', '.join(self.topo['links'][link])}")
+        delays = self.state["links"][link].setdefault("delays", {})
+        wanted = None if delay == "none" else {"delay_ms": parse_delay(delay), "loss_percent": parse_loss(loss)}
+        for host in hosts or list(self.topo["links"][link]):
+            if wanted is None:
+                delays.pop(host, None)
+            else:
+                delays[host] = wanted
+            self._apply_delays(host)
+        self.save()
+
+    def _apply_delays(self, host):
+        """(Re)start host's delay line for its delayed links, then send
+        those links' packets to it."""
+        self._stop_delayline(host)
+        queues = [(self.link_index(link), end["ifname"], self.state["links"][link]["delays"][host])
+                  for link, end in self.links_of(host) if host in self.state["links"][link].get("delays", {})]
+        if not queues:
+            return
+        runtime = self.runtime(host)
+        ready = self.state_dir / f"delayline-{host}.ready"
+        ready.unlink(missing_ok=True)
+        argv = [sys.executable, DELAYLINE, "--ready", ready,
+                *[f"{queue}:{d['delay_ms']}:{d['loss_percent']}" for queue, _ifname, d in queues]]
+        with open(self.state_dir / f"delayline-{host}.log", "w") as out:
+            proc = subprocess.Popen([str(a) for a in self.backend.net_argv(host, runtime, argv)],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        self.state.setdefault("delaylines", {})[host] = {"pid": proc.pid, "ready": str(ready), "queues": [
+            {"queue": queue, "ifname": ifname} for queue, ifname, _d in queues]}
+        self.save()
+
+        def bound():
+            if proc.poll() is not None:
+                raise LabError(f"{host}'s delay line exited ({proc.returncode}): "
+                               f"{(self.state_dir / f'delayline-{host}.log').read_text().strip()}")
+            return ready.exists()
+
+        wait_for(bound, 10, f"{host}'s delay line")
+        for queue, ifname, _d in queues:
+            for tool in ("iptables", "ip6tables"):
+                rule = [part.format(action="-A", ifname=ifname, queue=queue) for part in DELAY_RULE]
+                run(self.backend.net_argv(host, runtime, [tool, "-w", *rule]))
+
+    def _stop_delayline(self, host):
+        """Take host's delay rules out (its packets pass again), then end its
+        delay line, if it is ours."""
+        line = self.state.get("delaylines", {}).pop(host, None)
+        if line is None:
+            return
+        runtime = self.runtime(host)
+        for queue in line["queues"]:
+            for tool in ("iptables", "ip6tables"):
+                rule = [part.format(action="-D", ifname=queue["ifname"], queue=queue["queue"])
+                        for part in DELAY_RULE]
+                # the host may be gone already (down after a failed boot)
+                run(self.backend.net_argv(host, runtime, [tool, "-w", *rule]), check=False, capture=True)
+        pid = line["pid"]
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except FileNotFoundError:
+            cmdline = b""
+        if pid_alive(pid) and str(DELAYLINE).encode() in cmdline and line["ready"].encode() in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            wait_for(lambda: not pid_alive(pid), 10, f"{host}'s delay line to end")
+        try:
+            os.waitpid(pid, os.WNOHANG)  # ours when started by this same process
+        except ChildProcessError:
+            pass
+        Path(line["ready"]).unlink(missing_ok=True)
+        self.save()
+
     def _check_link(self, link):
         if link not in self.topo["links"]:
             raise LabError(f"no link {link!r}; links: {', '.join(self.topo['links'])}")
@@ -310,6 +401,8 @@ class Lab:
             raise LabError(f"no host {host!r}; hosts: {', '.join(self.topo['hosts'])}")
         backend_impl = self.backend
         started = time.monotonic()
+        # its delay line would keep the old network namespace (and its veth ends) alive
+        self._stop_delayline(host)
         self.state["hosts"][host] = backend_impl.reboot(host, self.runtime(host))
         self.save()
         # A dead netns took its veth ends (and so the whole pairs) with it.
@@ -323,6 +416,7 @@ class Lab:
         for link, _end in self.links_of(host):
             if not self.state["links"][link]["up"]:
                 self._set_link(link, "down")
+        self._apply_delays(host)
         self.timing(f"reboot_{host}", time.monotonic() - started)
         self.save()
         self.write_inventory()
@@ -403,10 +497,37 @@ class Lab:
             lines.append(f"  link {link}: {'up' if st['up'] else 'DOWN'}"
                          f"{', rate ' + st['rate'] if st['rate'] else ''}"
                          + "".join(f", rate {rate} at {host}" for host, rate in st.get("host_rates", {}).items())
+                         + "".join(f", delay {d['delay_ms']:g} ms" + (f" loss {d['loss_percent']:g}%" if d["loss_percent"] else "")
+                                   + f" into {host}" for host, d in st.get("delays", {}).items())
                          + f": {desc}")
         for key, value in self.state.get("timings", {}).items():
             lines.append(f"  timing {key}: {value} s")
         return "\n".join(lines)
+
+
+def parse_delay(text):
+    """'10ms' -> 10.0 (milliseconds, one way); also 's', 'us' and a bare number of ms."""
+    return _number("delay", text, {"ms": 1.0, "us": 0.001, "s": 1000.0, "": 1.0}, 10000,
+                   "10ms, 0.5s or none", "from 0 to 10 s")
+
+
+def parse_loss(text):
+    """'1%' or '1' -> 1.0 (percent of the packets dropped)."""
+    return _number("loss", text, {"%": 1.0, "": 1.0}, 100, "1%", "from 0% to 100%")
+
+
+def _number(what, text, units, highest, example, bounds):
+    """A number with one of units' suffixes (the first that matches; "" for
+    none), scaled by it, from 0 to highest."""
+    value = str(text).strip().lower()
+    suffix = next(suffix for suffix in units if value.endswith(suffix))
+    try:
+        number = float(value[: len(value) - len(suffix)]) * units[suffix]
+    except ValueError:
+        raise LabError(f"{what} {text!r}: use e.g. {example}") from None
+    if not 0 <= number <= highest:
+        raise LabError(f"{what} {text!r}: {bounds}")
+    return number
 
 
 def parse_rate(rate):
