@@ -44,6 +44,8 @@ from mptcp_lab.util import wait_for
 CASES = {
     "two-links": ("two-links", ()),
     "two-links, link2 backup": ("two-links", ("link2",)),
+    # the same links with unequal delays (DELAYS): the plan does not depend on them
+    "two-links, 10 and 40 ms delay": ("two-links", ()),
     "three-links": ("three-links", ()),
     "dual-stack": ("dual-stack", ()),
     "two-links-networkd": ("two-links-networkd", ()),
@@ -59,6 +61,9 @@ CASES = {
     # bridged segments: every client to every server
     "shared-links": ("shared-links", ()),
 }
+# one-way delays (ms) at both ends of a case's links (the lab's delay line,
+# `mptcp-lab delay`): each subflow's minimum round trip must show its link's
+DELAYS = {"two-links, 10 and 40 ms delay": {"link1": 10, "link2": 40}}
 # cases whose test also runs permanent.yml a second time, which must change
 # nothing (about 7 s; the other topologies' idempotence is molecule's)
 CONVERGE_TWICE = ("shared-links",)
@@ -222,8 +227,11 @@ def parse_subflows(text):
         elif subflows:
             subflows[-1]["info"] += line
     for subflow in subflows:
-        flags = re.search(r"tcp-ulp-mptcp flags:(\S+)", subflow.pop("info"))
+        info = subflow.pop("info")
+        flags = re.search(r"tcp-ulp-mptcp flags:(\S+)", info)
         subflow["mptcp_flags"] = flags.group(1) if flags else None
+        minrtt = re.search(r"\bminrtt:([0-9.]+)", info)
+        subflow["minrtt"] = float(minrtt.group(1)) if minrtt else None
     return subflows
 
 
@@ -286,16 +294,26 @@ def planned(request, lab_factory, tmp_path_factory):
     lab = lab_factory("plan-%s" % topology, topology)
     if not lab.is_up:  # brought down after an earlier case of a -k selection
         lab.up()
+    for link, delay_ms in DELAYS.get(case, {}).items():
+        lab.delay(link, "%dms" % delay_ms)
     planned = Planned(case, lab, tmp_path_factory.mktemp("plan"))
     planned.converge()
     yield planned
     if not any(CASES[later][0] == topology for later in ORDER[ORDER.index(case) + 1:]):
         lab.down()
+    else:
+        for link in DELAYS.get(case, {}):
+            lab.delay(link, "none")
 
 
 def describe(subflow):
     return "%s%s -> %s%s" % (subflow["local"], "%" + subflow["dev"] if subflow["dev"] else "", subflow["remote"],
                              " (%s)" % subflow["mptcp_flags"] if subflow["mptcp_flags"] else "")
+
+
+def round_trips(subflows):
+    """Each subflow's minimum round trip, as ss shows it (ms)."""
+    return ", ".join("%s %s ms" % (s["egress"], s["minrtt"]) for s in subflows)
 
 
 def test_subflows_of_a_connection_are_the_planned_paths(planned, tmp_path):
@@ -319,9 +337,9 @@ def test_subflows_of_a_connection_are_the_planned_paths(planned, tmp_path):
             connection = "%s%s to %s" % ("%s -> %s: " % (client, server) if several else "", family, target)
             TABLE.append({"case": planned.case, "strategy": strategy, "connection": connection,
                           "planned": wanted, "seen": [describe(s) for s in subflows], "counters": counters})
-            note("%s, %s connection (strategy %s): planned one subflow on each of %s; seen %s [%s]" % (
+            note("%s, %s connection (strategy %s): planned one subflow on each of %s; seen %s [%s]; minrtt %s" % (
                 planned.case, connection, strategy, ", ".join(wanted),
-                ", ".join(describe(s) for s in subflows), counters))
+                ", ".join(describe(s) for s in subflows), counters, round_trips(subflows)))
             story = "%s %s: planned %s, seen %s" % (planned.case, connection, wanted, [describe(s) for s in subflows])
             server_addresses = {address for info in planned.links(server).values() for address in info["addresses"]}
             client_links = planned.links(client)
@@ -337,6 +355,12 @@ def test_subflows_of_a_connection_are_the_planned_paths(planned, tmp_path):
                     story, describe(subflow), subflow["egress"])
             # the other family's subflows (an IPv6 connection takes IPv4 announcements): one per link at most
             assert len({s["egress"] for s in other}) == len(other), story
+            # a delayed link's subflow waits its delay both ways, and not much longer
+            for subflow in subflows:
+                delay_ms = DELAYS.get(planned.case, {}).get(subflow["egress"])
+                if delay_ms is not None:
+                    assert 2 * delay_ms <= subflow["minrtt"] < 2 * delay_ms + 20, (
+                        "%s: %s, minrtt %s ms" % (story, describe(subflow), subflow["minrtt"]))
             # backup where the plan says so, nowhere else ('b' local, 'B' the peer's request)
             for subflow in subflows:
                 backup = bool(set(subflow["mptcp_flags"] or "") & set("bB"))
