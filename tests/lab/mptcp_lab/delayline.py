@@ -165,7 +165,7 @@ def bind(queues):
     for number, _delay, _loss in queues:
         for request in config_messages(number):
             sock.send(request)
-            for kind, error, _ in parse(sock.recv(65536)):
+            for kind, error, _packet_id in parse(sock.recv(65536)):
                 if kind == "error":
                     raise OSError(error, "queue %d: %s" % (number, os.strerror(error)))
     sock.setblocking(False)
@@ -178,7 +178,7 @@ def serve(sock, line):
         for request in line.due(now):
             sock.send(request)
         next_due = line.next_due()
-        readable, _, _ = select.select([sock], [], [], None if next_due is None else max(0.0, next_due - now))
+        readable = select.select([sock], [], [], None if next_due is None else max(0.0, next_due - now))[0]
         if not readable:
             continue
         while True:
