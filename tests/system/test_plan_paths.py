@@ -53,6 +53,8 @@ CASES = {
     # (the router forwards only: in no MPTCP group, no mptcp_links)
     "router": ("router", ()),
     "router, link2 backup": ("router", ("link2",)),
+    # the same on hosts without NetworkManager (the role's systemd endpoint backend)
+    "router-networkd": ("router-networkd", ()),
     # the client's two interfaces and the server on one bridged subnet (seed 34.5)
     "one-subnet": ("one-subnet", ()),
     # the server's two addresses behind the router too: no link is paired
