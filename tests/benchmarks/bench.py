@@ -8,19 +8,22 @@ it fails only when something it measures breaks (a transfer, a playbook).
 Sections (each writes <out>/results-<section>.json; report.py turns all of
 them into <out>/README.md and the PNG plots):
   aggregation  goodput of one connection over 2 x 10, 3 x 10 and 10 + 3 Mbit/s
-               tbf links: permanent.yml (the mptcp role's plan from the lab
+               tbf links, and 2 x 10 with 10 and 40 ms one-way delays (the
+               lab's delay line): permanent.yml (the mptcp role's plan from the lab
                inventory's mptcp_links) vs the seed's `ip mptcp` commands vs
                plain TCP on one link, each under cubic and under BBR
-  topologies   the same on the router, one-subnet and shared-links lab
-               topologies: the plan vs plain TCP by the default route (on
+  topologies   the same on the router, one-subnet, shared-links and
+               router-two-homed lab topologies: the plan vs plain TCP by the default route (on
                shared-links c1 -> s1, and c1 -> s1 beside c2 -> s2), cubic
                and BBR
-  failover     link1 cut under a long transfer on the two-links (direct) and
-               router labs: at both ends or only at its peer (the client loses
+  failover     link1 cut under a long transfer on the two-links (direct, with
+               NetworkManager and with systemd-networkd) and router labs, side
+               by side: at both ends or only at its peer (the client loses
                carrier), brought back (direct), with link2 marked `backup:
-               true` in mptcp_links, and with NetworkManager's ignore-carrier
-               for the planned links; hash, bytes lost, stall, recovery, and a
-               new connection started during the cut; cubic and BBR
+               true` in mptcp_links, and with the role's
+               mptcp_nm_ignore_carrier (NetworkManager); hash, bytes lost,
+               stall, recovery, and a new connection started during the cut;
+               cubic and BBR
   control      (control.py) permanent.yml's first converge, no-op re-run and
                --check --diff vs the seed's 34.4 commands as command tasks on
                2, 8, 16 hosts, each profiled per task and host (controller
@@ -35,7 +38,6 @@ typed by hand.
 import argparse
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -43,8 +45,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -245,18 +245,27 @@ def measure_together(lab, flows, nbytes, proto, runs, cc=None):
     return figures
 
 
+# The unequal-delay row (issue 21): one-way delays at both ends of each
+# link (the lab's delay line, `mptcp-lab delay`): round trips of 20 and 80 ms.
+DELAYED = {"link1": "10ms", "link2": "40ms"}
+
+
 def aggregation(args):
     seconds = args.seconds
-    cases = [("2 x 10 Mbit/s", {"link1": "10mbit", "link2": "10mbit"}),
-             ("10 + 3 Mbit/s", {"link1": "10mbit", "link2": "3mbit"})]
+    # (label, rate per link, one-way delay per link)
+    cases = [("2 x 10 Mbit/s", {"link1": "10mbit", "link2": "10mbit"}, {}),
+             ("10 + 3 Mbit/s", {"link1": "10mbit", "link2": "3mbit"}, {}),
+             ("2 x 10 Mbit/s, 10 + 40 ms delay", {"link1": "10mbit", "link2": "10mbit"}, DELAYED)]
     # cubic is the kernel's default and the targets' congestion control;
     # BBR (this machine's default) is measured beside it (docs/benchmarks/notes.md).
     ccs = ("cubic",) if args.smoke else ("cubic", "bbr")
     results = {"cases": {}, "series": {}, "congestion_controls": list(ccs)}
 
-    def shape(lab, rates):
+    def shape(lab, rates, delays):
         for link, rate in rates.items():
             lab.cli("shape", link, "--rate", rate)
+        for link in rates:
+            lab.cli("delay", link, "--delay", delays.get(link, "none"))
 
     def mbit(rate):
         return float(rate[:-4])
@@ -264,9 +273,11 @@ def aggregation(args):
     def case_bytes(rates):
         return sum(mbit(r) for r in rates.values()) * 1e6 / 8 * seconds
 
-    def run_case(lab, label, rates, config):
-        shape(lab, rates)
+    def run_case(lab, label, rates, delays, config):
+        shape(lab, rates, delays)
         entry = results["cases"].setdefault(label, {"rates": {k: mbit(v) for k, v in rates.items()}})
+        if delays:
+            entry["delays_ms"] = {link: float(delay[:-2]) for link, delay in delays.items()}
         for cc in ccs:
             # Set on the sending socket (MPTCP passes it on to every subflow),
             # so that each row states its congestion control whatever the
@@ -276,6 +287,7 @@ def aggregation(args):
             entry["%s, %s" % (config, cc)] = measure(lab, "%s %s, %s" % (label, config, cc), case_bytes(rates),
                                                      "mptcp", args.runs, keep, cc=cc)
             if config == "hand-made":
+                # the best single path: link1 (the fastest, and the shortest delay)
                 one = {"link1": rates["link1"]}
                 entry["tcp, %s" % cc] = measure(lab, "%s tcp, %s" % (label, cc), case_bytes(one), "tcp",
                                                 args.runs, keep, cc=cc)
@@ -283,25 +295,26 @@ def aggregation(args):
     with LabRun("agg2", "two-links") as lab:
         results["default_congestion_control"] = run(lab.netns("client", ["sysctl", "-n",
                                                                          "net.ipv4.tcp_congestion_control"])).strip()
-        chosen = cases[:1] if args.smoke else cases
+        # the smoke run: the first case, and the delay line
+        chosen = [cases[0], cases[-1]] if args.smoke else cases
         configure_by_hand(lab, ["link1", "link2"])
-        for label, rates in chosen:
-            run_case(lab, label, rates, "hand-made")
+        for label, rates, delays in chosen:
+            run_case(lab, label, rates, delays, "hand-made")
         unconfigure_by_hand(lab)
         seconds_taken, _changed, _out = lab.playbook(ROOT / "playbooks" / "permanent.yml")
         log("permanent.yml on the two-links lab: %.1f s" % seconds_taken)
-        for label, rates in reversed(chosen):
-            run_case(lab, label, rates, "permanent.yml")
+        for label, rates, delays in reversed(chosen):
+            run_case(lab, label, rates, delays, "permanent.yml")
         results["per_task"] = per_task(args, lab)
         results["pyroute2"] = pyroute2_import(args, lab)
     if not args.smoke:
         with LabRun("agg3", "three-links") as lab:
             label, rates = "3 x 10 Mbit/s", {"link1": "10mbit", "link2": "10mbit", "link3": "10mbit"}
             configure_by_hand(lab, ["link1", "link2", "link3"])
-            run_case(lab, label, rates, "hand-made")
+            run_case(lab, label, rates, {}, "hand-made")
             unconfigure_by_hand(lab)
             lab.playbook(ROOT / "playbooks" / "permanent.yml")
-            run_case(lab, label, rates, "permanent.yml")
+            run_case(lab, label, rates, {}, "permanent.yml")
     return results
 
 
@@ -312,7 +325,8 @@ TOPOLOGIES = (("router: 2 x 10 Mbit/s uplinks, single-homed server", "router", "
               ("one subnet: 2 x 10 Mbit/s client interfaces (seed 34.5)", "one-subnet", "client", "server", None),
               ("shared links: c1 -> s1, 2 x 10 Mbit/s", "shared-links", "c1", "s1",
                (("shared links, side by side: c1 -> s1, 2 x 10 Mbit/s", "c1", "s1"),
-                ("shared links, side by side: c2 -> s2, 2 x 10 Mbit/s", "c2", "s2"))))
+                ("shared links, side by side: c2 -> s2, 2 x 10 Mbit/s", "c2", "s2"))),
+              ("router, two-homed server: 2 x 10 Mbit/s uplinks", "router-two-homed", "client", "server", None))
 
 
 def topologies(args):
@@ -324,7 +338,8 @@ def topologies(args):
     ports stay free), and two clients also send to two servers at once."""
     ccs = ("cubic",) if args.smoke else ("cubic", "bbr")
     results = {"cases": {}, "series": {}, "congestion_controls": list(ccs)}
-    chosen = TOPOLOGIES[:1] + TOPOLOGIES[2:] if args.smoke else TOPOLOGIES
+    # the smoke run: the router and the shared segments
+    chosen = TOPOLOGIES[:1] + TOPOLOGIES[2:3] if args.smoke else TOPOLOGIES
     for label, topology, client, server, together in chosen:
         with LabRun("topo-" + topology, topology) as lab:
             lab.playbook(ROOT / "playbooks" / "permanent.yml")
@@ -359,57 +374,36 @@ def topologies(args):
 
 # -- 2 failover ---------------------------------------------------------------------
 # The topologies (issue 21): the two-links lab (the server at link1's other
-# end) and the router lab (the client's two uplinks to a router, a
-# single-homed server behind it). The peer is the host at link1's other end.
-FAILOVER_TOPOLOGIES = (("direct", "two-links", "server"), ("router", "router", "router"))
-# NetworkManager's `ignore-carrier` for the planned links, and the kernel
-# told to skip the routes of a link without carrier, set by hand: the
-# figures of 2026-12-06 were measured with this, before the role had
-# `mptcp_nm_ignore_carrier` (the same drop-in; the role also sets the IPv6
-# key and a sysctl.d file).
-IGNORE_CARRIER_FILE = "/etc/NetworkManager/conf.d/90-mptcp-ignore-carrier.conf"
-IGNORE_CARRIER_RELOAD = "nmcli general reload conf"
-
-
-def ignore_carrier_conf(links):
-    return ("[device-mptcp-ignore-carrier]\nmatch-device=%s\nignore-carrier=yes\n"
-            % ";".join("interface-name:%s" % link for link in links))
-
-
-def ignore_carrier_sysctls(links):
-    return ["net.ipv4.conf.%s.ignore_routes_with_linkdown=1" % link for link in links]
-
-
-def ignore_carrier(lab):
-    """On every host with mptcp_links, for its planned links: the drop-in,
-    NetworkManager's configuration reloaded, the sysctls set."""
-    applied = {}
-    hosts = yaml.safe_load(Path(lab.inventory).read_text())["all"]["hosts"]
-    for host, hostvars in hosts.items():
-        links = [link["interface"] for link in hostvars.get("mptcp_links") or []]
-        if not links:
-            continue
-        lab.sh(host, "printf %%s %s > %s && %s && sysctl -q -w %s" % (
-            shlex.quote(ignore_carrier_conf(links)), IGNORE_CARRIER_FILE, IGNORE_CARRIER_RELOAD,
-            " ".join(ignore_carrier_sysctls(links))))
-        applied[host] = links
-    return applied
+# end) with NetworkManager, the same with systemd-networkd (the role's
+# `systemd` endpoint backend), and the router lab (the client's two uplinks
+# to a router, a single-homed server behind it). The peer is the host at
+# link1's other end. Their labs run side by side (one thread each): a run
+# moves 10 Mbit/s, and most of its time is the cut's 7 s.
+FAILOVER_TOPOLOGIES = (("direct", "two-links", "server"), ("direct-networkd", "two-links-networkd", "server"),
+                       ("router", "router", "router"))
+# the role's own answer to NetworkManager's late deactivation (issue 21, item 4)
+IGNORE_CARRIER_VARS = {"mptcp_nm_ignore_carrier": True}
+# entries of the results that the topologies' threads add to, and the
+# partial saves that write them out
+RESULTS_LOCK = threading.Lock()
 
 
 def failover_cases(topology_name, smoke):
-    """(label, cut, link2 a backup link, NetworkManager ignore-carrier, link1 back after the cut), in an
+    """(label, cut, link2 a backup link, the role's mptcp_nm_ignore_carrier, link1 back after the cut), in an
     order that runs permanent.yml as few times as possible: the default cases, the backup ones, then
-    ignore-carrier's. A cut "both ends" takes link1 down at the client and its peer (`mptcp-lab link
-    down`); "carrier" only at the peer, so that the client loses carrier (a cable pulled, a modem's
-    port gone)."""
+    ignore-carrier's (NetworkManager's only: a networkd host has none). A cut "both ends" takes link1 down at
+    the client and its peer (`mptcp-lab link down`); "carrier" only at the peer, so that the client loses
+    carrier (a cable pulled, a modem's port gone)."""
     if smoke:
         return [("down", "both ends", False, True, False)]
     cases = [("down", "both ends", False, False, False)]
-    if topology_name == "direct":
+    if topology_name.startswith("direct"):
         cases.append(("down and up", "both ends", False, False, True))
-    return cases + [("carrier lost", "carrier", False, False, False),
-                    ("backup", "both ends", True, False, False),
-                    ("backup", "both ends", True, True, False),
+    cases += [("carrier lost", "carrier", False, False, False),
+              ("backup", "both ends", True, False, False)]
+    if topology_name.endswith("networkd"):
+        return cases
+    return cases + [("backup", "both ends", True, True, False),
                     ("down", "both ends", False, True, False),
                     ("carrier lost", "carrier", False, True, False)]
 
@@ -417,35 +411,77 @@ def failover_cases(topology_name, smoke):
 def failover_section(args, save):
     """Each topology's lab configured by permanent.yml, the client's two
     links at 10 Mbit/s; link1 carries the initial subflow (the client's
-    default route). Every case under each congestion control."""
+    default route). Every case under each congestion control; the labs side
+    by side."""
     ccs = ("cubic",) if args.smoke else tuple(args.failover_ccs)
     # Down for longer than NetworkManager's ~5 s before it deactivates the profile.
     down_at, down_for, tail = (1.0, 2.0, 1.0) if args.smoke else (2.0, 7.0, 2.0)
     params = {"down_at": down_at, "down_for": down_for, "tail": tail, "new_connection_at": down_at + 1.0,
               "new_connection_timeout": 10.0}
     results = {"params": params, "congestion_controls": list(ccs), "topologies": {},
-               "ignore_carrier": {"file": IGNORE_CARRIER_FILE, "reload": IGNORE_CARRIER_RELOAD}}
+               "ignore_carrier": {"vars": IGNORE_CARRIER_VARS}}
     chosen = [t for t in FAILOVER_TOPOLOGIES if t[0] in (["router"] if args.smoke else args.failover_topologies)]
-    for name, topology, peer in chosen:
-        with LabRun("fo-" + name, topology) as lab:
-            lab.playbook(ROOT / "playbooks" / "permanent.yml")
-            for link in ("link1", "link2"):
-                lab.cli("shape", link, "--rate", "10mbit")
-            server = next(link for link in lab.links() if "server" in lab.lab.topo["links"][link])
-            entry = results["topologies"][name] = {"topology": topology, "peer": peer,
-                                                   "connect": lab.address("server", server), "cases": {}}
-            # a new connection with every link up, for comparison
-            entry["new_connection_baseline"] = [probe(lab, entry["connect"], params["new_connection_timeout"])
-                                                for _number in range(1 if args.smoke else 3)]
-            failover(args, lab, entry, failover_cases(name, args.smoke), ccs, params, lambda: save(results))
+    stop, errors = threading.Event(), []
+
+    def saved():
+        with RESULTS_LOCK:
+            save(results)
+
+    def one(name, topology, peer):
+        try:
+            with LabRun("fo-" + name, topology) as lab:
+                lab.playbook(ROOT / "playbooks" / "permanent.yml")
+                for link in ("link1", "link2"):
+                    lab.cli("shape", link, "--rate", "10mbit")
+                server = next(link for link in lab.links() if "server" in lab.lab.topo["links"][link])
+                entry = {"topology": topology, "peer": peer, "network": lab.lab.topo.get("network", "networkmanager"),
+                         "connect": lab.address("server", server), "cases": {}}
+                # a new connection with every link up, for comparison
+                entry["new_connection_baseline"] = [probe(lab, entry["connect"], params["new_connection_timeout"])
+                                                    for _number in range(1 if args.smoke else 3)]
+                with RESULTS_LOCK:
+                    results["topologies"][name] = entry
+                failover(args, lab, entry, failover_cases(name, args.smoke), ccs, params, saved, stop)
+        except BaseException as exc:  # raised in the main thread
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=one, args=topology, name=topology[0]) for topology in chosen]
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        # stopped (Ctrl-C, SIGTERM): the threads end after their run and take their labs down
+        stop.set()
+        for thread in threads:
+            thread.join()
+    if errors:
+        raise errors[0]
+    # in the file's order, whichever lab finished first
+    results["topologies"] = {name: results["topologies"][name] for name, _t, _p in chosen
+                             if name in results["topologies"]}
     return results
 
 
-def failover(args, lab, entry, cases, ccs, params, save):
+def carrier_links(lab):
+    """Per host, the links the role's ignore-carrier drop-in names (read back from the host)."""
+    found = {}
+    for host in lab.hosts():
+        text = lab.sh(host, "cat /etc/NetworkManager/conf.d/90-mptcp-ignore-carrier.conf 2>/dev/null || true")
+        names = [word.split(":", 1)[1] for line in text.splitlines() if line.startswith("match-device=")
+                 for word in line.split("=", 1)[1].split(";")]
+        if names:
+            found[host] = names
+    return found
+
+
+def failover(args, lab, entry, cases, ccs, params, save, stop):
     down_at, down_for, tail = params["down_at"], params["down_for"], params["tail"]
     rate = 10e6 / 8
     permanent = ROOT / "playbooks" / "permanent.yml"
-    backup_now, ignoring = False, False
+    planned = (False, False)
     peer, connect = entry["peer"], entry["connect"]
 
     def cut_link1(cut):
@@ -454,34 +490,39 @@ def failover(args, lab, entry, cases, ccs, params, save):
         else:
             run(lab.netns(peer, ["ip", "link", "set", "dev", "link1", "down"]))
 
-    def plan(backup):
-        if backup:
-            # The intent, not flags: link2 is a backup link on every host that
-            # has it; the role's plan gives its endpoints (profiles) `backup`.
-            with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-                overlay = lab.links_overlay(Path(workdir) / "backup.yml", backup=("link2",))
-                lab.playbook(permanent, extra=["-i", overlay])
-        else:
-            lab.playbook(permanent)
+    def plan(backup, ignore):
+        # The intent, not flags: link2 is a backup link on every host that
+        # has it (the role's plan gives its endpoints `backup`); ignore: the
+        # role's mptcp_nm_ignore_carrier.
+        with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+            extra = ["-e", json.dumps(IGNORE_CARRIER_VARS)] if ignore else []
+            if backup:
+                extra += ["-i", lab.links_overlay(Path(workdir) / "backup.yml", backup=("link2",))]
+            lab.playbook(permanent, extra=extra)
 
     for label, cut, backup, ignore, comes_back in cases:
-        if ignore and not ignoring:
-            entry["ignore_carrier"] = ignore_carrier(lab)
-            ignoring = True
-        if backup != backup_now:
-            plan(backup)
-            backup_now = backup
+        if (backup, ignore) != planned:
+            plan(backup, ignore)
+            planned = (backup, ignore)
+            if ignore:
+                with RESULTS_LOCK:
+                    entry["ignore_carrier"] = carrier_links(lab)
         client_eps, server_eps = lab.configured_endpoints("client"), lab.configured_endpoints("server")
         key = "%s, %s" % (label, "ignore-carrier" if ignore else "NetworkManager default")
-        case = entry["cases"][key] = {"case": label, "cut": cut, "backup": backup, "ignore_carrier": ignore,
-                                      "runs": {}}
+        case = {"case": label, "cut": cut, "backup": backup, "ignore_carrier": ignore, "runs": {}}
+        with RESULTS_LOCK:
+            entry["cases"][key] = case
         if backup:
             nbytes = (down_at + down_for + tail) * rate
         else:
             nbytes = (2 * down_at + down_for + tail + (tail if comes_back else 0)) * rate
         for cc in ccs:
-            runs = case["runs"][cc] = []
+            runs = []
+            with RESULTS_LOCK:
+                case["runs"][cc] = runs
             for number in range(args.runs):
+                if stop.is_set():
+                    return
                 log("failover %s: %s, %s run %d" % (entry["topology"], key, cc, number + 1))
                 probes, kept = [], {}
 
@@ -507,26 +548,28 @@ def failover(args, lab, entry, cases, ccs, params, save):
                 except BenchError as exc:
                     # A connection that does not survive the failure is what this
                     # section measures: counted and shown, not a crash of the run.
-                    runs.append(lost_connection(exc, lab))
-                    log("failover %s run %d: the connection was lost: %s" % (key, number + 1, runs[-1]["error"]))
+                    figures = lost_connection(exc, lab)
+                    log("failover %s run %d: the connection was lost: %s" % (key, number + 1, figures["error"]))
                 else:
-                    runs.append(failover_figures(result, backup))
+                    figures = failover_figures(result, backup)
                     if number == 0 and cc == ccs[0]:  # the plot's
-                        runs[-1]["series"] = {"samples": result["tx_samples"], "marks": result["marks"],
-                                              "started": result["received"]["started"]}
+                        figures["series"] = {"samples": result["tx_samples"], "marks": result["marks"],
+                                             "started": result["received"]["started"]}
                 for thread in [p for p in probes if isinstance(p, threading.Thread)]:
                     thread.join()
-                runs[-1]["new_connection"] = next((p for p in probes if isinstance(p, dict)), None)
-                runs[-1]["during_cut"] = kept
+                figures["new_connection"] = next((p for p in probes if isinstance(p, dict)), None)
+                figures["during_cut"] = kept
+                with RESULTS_LOCK:
+                    runs.append(figures)
                 lab.cli("link", "up", "link1")
                 lab.wait_endpoints("client", client_eps)
                 lab.wait_endpoints("server", server_eps)
-                if runs[-1].get("connection_lost"):
+                if figures.get("connection_lost"):
                     # each lost run waits for the receiver's 120 s timeout: one is the finding
                     log("failover %s: the remaining runs are left out after a lost connection" % key)
                     break
-                log("  stall %s s, lost %s, new connection %s" % (
-                    runs[-1]["stall"], runs[-1]["lost"], runs[-1]["new_connection"]))
+                log("  %s: stall %s s, lost %s, new connection %s" % (
+                    entry["topology"], figures["stall"], figures["lost"], figures["new_connection"]))
             save()
 
 
@@ -535,8 +578,9 @@ def probe(lab, connect, timeout):
     seconds until 64 KiB went through and the receiver closed (the sender's
     start in the host included), the connect() alone, or why not within
     timeout."""
-    _port[0] += 1
-    port = str(_port[0])
+    with _port_lock:
+        _port[0] += 1
+        port = str(_port[0])
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         ready = os.path.join(workdir, "ready")
         receiver = subprocess.Popen(lab.netns("server", [sys.executable, FLOW, "receive", "--port", port,
@@ -657,13 +701,17 @@ def main():
     parser.add_argument("--runs", type=int, default=5, help="runs per figure (the median and min-max are shown)")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of an aggregation transfer")
     parser.add_argument("--hosts", type=int, nargs="+", default=[2, 8, 16])
+    # one run boots 2, 8 and 16 hosts (about 3 minutes): five would put make bench over its 40 minutes
+    parser.add_argument("--control-runs", type=int, default=1,
+                        help="runs per figure of the control section (default 1; --runs is the others')")
     parser.add_argument("--sections", nargs="+", default=["aggregation", "topologies", "failover", "control"],
                         choices=["aggregation", "topologies", "failover", "control"],
                         help="aggregation also runs the per-task figures on its lab")
     parser.add_argument("--failover-ccs", nargs="+", default=["cubic", "bbr"], choices=["cubic", "bbr"],
                         help="the failover section's congestion controls")
-    parser.add_argument("--failover-topologies", nargs="+", default=["direct", "router"], choices=["direct", "router"],
-                        help="the failover section's labs: two-links (direct) and router")
+    parser.add_argument("--failover-topologies", nargs="+", default=[name for name, _t, _p in FAILOVER_TOPOLOGIES],
+                        choices=[name for name, _t, _p in FAILOVER_TOPOLOGIES],
+                        help="the failover section's labs: two-links (direct), two-links-networkd and router")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, one run: the code works, no figures")
     parser.add_argument("--prefix", help="the labs' name prefix (default bench, bench-smoke with --smoke)")
     parser.add_argument("--readme", default=str(ROOT / "README.md"), help="where to put the table ('' for nowhere)")
@@ -692,7 +740,9 @@ def main():
                 data.pop("partial", None)
             else:
                 extra = {}
-                data["results"] = control_plane(args, partial(data, out, section, section_started), extra)
+                data["runs"] = 1 if args.smoke else args.control_runs
+                control_args = argparse.Namespace(**dict(vars(args), runs=data["runs"]))
+                data["results"] = control_plane(control_args, partial(data, out, section, section_started), extra)
                 data.update(extra)
                 data.pop("partial", None)
         except BenchError as exc:

@@ -237,6 +237,8 @@ def check_aggregation(label, cc, entry, summary, misses):
             where, share * total, tcp * total))
 
 
+# issue 21: the whole benchmark's time on this machine
+BENCH_MINUTES_TARGET = 40
 # issue 21: longest stall with a planned backup link / without; the backup link's share before the cut
 STALL_TARGET = {True: 0.5, False: 1.0}
 BACKUP_SHARE_TARGET = 0.01
@@ -284,7 +286,8 @@ def failover_rows(results, misses, summary_rows):
                   "| new connection during the cut |",
                   "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for key, case in entry["cases"].items():
-            nm = "ignore-carrier" if case["ignore_carrier"] else "default"
+            nm = ("ignore-carrier" if case["ignore_carrier"] else "default") if entry.get(
+                "network", "networkmanager") == "networkmanager" else "- (networkd)"
             target = STALL_TARGET[case["backup"]]
             for cc, runs in case["runs"].items():
                 where = "failover %s %s (cut %s, NetworkManager %s), %s" % (name, case["case"], case["cut"], nm, cc)
@@ -390,9 +393,15 @@ def write(out, readme=None):
             d["machine"]["cpus"], d["machine"]["cpu"], d["machine"]["memory_gib"], d["machine"]["kernel"],
             d["machine"]["os"], d["date"], d["machine"]["commit"], d["runs"], section, d["seconds"],
             " ".join("%.1f" % v for v in d["load_start"]), " ".join("%.1f" % v for v in d["load_end"])))
-    lines += ["", "Every figure is the median of the runs, with the lowest and highest in brackets. "
+    took = sum(d["seconds"] for d in data.values())
+    lines += ["", "The sections took %.1f min in all (target: the whole `make bench` under %d min on this 2-core "
+              "machine; each section's runs per figure as in the table)." % (took / 60, BENCH_MINUTES_TARGET), ""]
+    if not smoke and took > BENCH_MINUTES_TARGET * 60:
+        misses.append("the sections took %.1f min in all, target under %d min" % (took / 60, BENCH_MINUTES_TARGET))
+    lines += ["Every figure is the median of the runs, with the lowest and highest in brackets. "
               "The hosts are systemd-nspawn machines of `tests/lab` (this machine's kernel); "
-              "the links are veth pairs shaped with tbf on both ends (`mptcp-lab shape`).", ""]
+              "the links are veth pairs shaped with tbf on both ends (`mptcp-lab shape`), delayed where a "
+              "row says so by the lab's delay line (`mptcp-lab delay`).", ""]
     plots = {}
     agg = data.get("aggregation", {}).get("results")
     if agg:
@@ -407,7 +416,11 @@ def write(out, readme=None):
                   "(34.3: `limits set add_addr_accepted 1` on the client, `endpoint add ... signal` on the server "
                   "for every other link; 34.4's `subflows 3` for three links) on the same hosts in the same run; "
                   "plain TCP uses link1 alone (its share is of the whole link sum, its physical limit that of "
-                  "link1). Goodput is the bytes the receiver read over the time from accept to the last byte." % (
+                  "link1). The row *2 x 10 Mbit/s, 10 + 40 ms delay* also delays each packet 10 ms (link1) or 40 ms "
+                  "(link2) at both ends of its link, round trips of 20 and 80 ms, with the lab's delay line "
+                  "(`mptcp-lab delay`: this machine's kernel has no netem); its plain TCP takes link1, the "
+                  "shorter path. Goodput is the bytes the receiver read over the time from accept to the last "
+                  "byte." % (
                       agg_seconds(data)), ""]
         lines += ["Physical limit (computed): a full-size data segment at MTU %d carries %d bytes of payload "
                   "(%d IP, %d TCP, %d timestamps, %d MPTCP DSS option: 4 + 8-byte data ACK + 8-byte data sequence "
@@ -456,7 +469,9 @@ def write(out, readme=None):
                       "-> s1 and c2 -> s2 started together, c2's two interfaces also at 10 Mbit/s, each "
                       "connection's goodput against its own client's link sum (each client has its own ports on "
                       "the segments: the two connections share the bridges and this machine's CPU, no rate "
-                      "limit). The seed has no hand-made commands for these "
+                      "limit). `router-two-homed`: the router topology with a server of two addresses (two links "
+                      "to the router, neither paired with a client uplink), the connection to its first. The seed "
+                      "has no hand-made commands for these "
                       "shapes. The plan's subflows are checked against `mptcp_plan.paths` by the "
                       "repository's system tests (the table in docs/plan.md).", ""] + rows + [""]
             paths = ["- %s, %s: %s" % (label, config, ", ".join("`%s`" % p for p in entry[config][0]["paths"]))
@@ -479,10 +494,13 @@ def write(out, readme=None):
                   "is marked `backup: true` in every host's `mptcp_links` and permanent.yml runs again (the plan "
                   "puts `backup` on link2's endpoints). NetworkManager *default*: it deactivates a profile about "
                   "5 s after its carrier went (its addresses, routes and MPTCP endpoints go); *ignore-carrier*: "
-                  "a drop-in `%s` on every host with `mptcp_links` (`[device-mptcp-ignore-carrier]`, "
-                  "`match-device=interface-name:<each planned link>`, `ignore-carrier=yes`), `%s`, and "
-                  "`net.ipv4.conf.<each planned link>.ignore_routes_with_linkdown=1` (so that the kernel skips "
-                  "the routes of a link without carrier). Under each congestion control (%s, set on the sending "
+                  "permanent.yml with the role's `mptcp_nm_ignore_carrier: true` (a NetworkManager drop-in "
+                  "`ignore-carrier=yes` for the planned links, and their `ignore_routes_with_linkdown` 1, so that "
+                  "the kernel skips the routes of a link without carrier); *networkd* (`direct-networkd`, the "
+                  "lab's `two-links-networkd` hosts, the role's `systemd` endpoint backend): systemd-networkd "
+                  "removes a link's addresses when its carrier goes and puts them back when it returns. "
+                  "The labs run side by side (one thread each; a run moves 10 Mbit/s). "
+                  "Under each congestion control (%s, set on the sending "
                   "socket). The stall is the longest time between two reads that brought data; as a few reads "
                   "that trickle in end a stall, the time the application read less than 1 Mbit/s (a tenth of the "
                   "surviving link; the longest run of 50 ms samples from the cut on) is beside it; full rate means "
@@ -492,8 +510,7 @@ def write(out, readme=None):
                   "connection (MPTCP, 64 KiB, to the same server address) starts %g s after the cut: the time "
                   "until the receiver closed it (starting the sender in the host included, about 0.1-0.2 s), "
                   "the connect alone in brackets, or why it failed (given up after %g s)." % (
-                      params["down_at"], params["down_for"], fo["ignore_carrier"]["file"],
-                      fo["ignore_carrier"]["reload"], " and ".join(fo["congestion_controls"]),
+                      params["down_at"], params["down_for"], " and ".join(fo["congestion_controls"]),
                       params["new_connection_at"] - params["down_at"], params["new_connection_timeout"]), ""]
         if data["failover"].get("partial"):
             lines += ["**This section was stopped before its end: the hash column says how many runs each row "

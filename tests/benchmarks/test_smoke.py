@@ -37,6 +37,10 @@ def test_smoke_run_writes_report_and_plots(tmp_path):
     # Both MPTCP configurations really opened an additional subflow; TCP none.
     assert case["hand-made, cubic"][0]["subflows"] >= 1
     assert case["permanent.yml, cubic"][0]["subflows"] >= 1
+    # The delayed row went through the lab's delay line, and its plan still opened its subflow.
+    delayed = agg["results"]["cases"]["2 x 10 Mbit/s, 10 + 40 ms delay"]
+    assert delayed["delays_ms"] == {"link1": 10.0, "link2": 40.0}
+    assert delayed["permanent.yml, cubic"][0]["subflows"] >= 1 and delayed["tcp, cubic"][0]["mbit"] > 0
     per_task = agg["results"]["per_task"]
     assert set(per_task) == {"mptcp_sysctl", "mptcp_limits", "mptcp_endpoint add", "mptcp_endpoint remove",
                              "mptcp_info", "mptcp_nm_profile"}
