@@ -310,10 +310,16 @@ class Lab:
             return ready.exists()
 
         wait_for(bound, 10, f"{host}'s delay line")
-        for queue, ifname, _d in queues:
+        self._delay_rules(host, "-A", self.state["delaylines"][host]["queues"])
+
+    def _delay_rules(self, host, action, queues, check=True):
+        """Add (-A) or delete (-D) the rules sending queues' links to host's delay line."""
+        runtime = self.runtime(host)
+        for queue in queues:
             for tool in ("iptables", "ip6tables"):
-                rule = [part.format(action="-A", ifname=ifname, queue=queue) for part in DELAY_RULE]
-                run(self.backend.net_argv(host, runtime, [tool, "-w", *rule]))
+                rule = [part.format(action=action, ifname=queue["ifname"], queue=queue["queue"])
+                        for part in DELAY_RULE]
+                run(self.backend.net_argv(host, runtime, [tool, "-w", *rule]), check=check, capture=not check)
 
     def _stop_delayline(self, host):
         """Take host's delay rules out (its packets pass again), then end its
@@ -321,13 +327,8 @@ class Lab:
         line = self.state.get("delaylines", {}).pop(host, None)
         if line is None:
             return
-        runtime = self.runtime(host)
-        for queue in line["queues"]:
-            for tool in ("iptables", "ip6tables"):
-                rule = [part.format(action="-D", ifname=queue["ifname"], queue=queue["queue"])
-                        for part in DELAY_RULE]
-                # the host may be gone already (down after a failed boot)
-                run(self.backend.net_argv(host, runtime, [tool, "-w", *rule]), check=False, capture=True)
+        # the host may be gone already (down after a failed boot)
+        self._delay_rules(host, "-D", line["queues"], check=False)
         pid = line["pid"]
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
