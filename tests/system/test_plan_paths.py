@@ -64,7 +64,7 @@ CASES = {
     "shared-links": ("shared-links", ()),
 }
 # one-way delays (ms) at both ends of a case's links (the lab's delay line,
-# `mptcp-lab delay`): each subflow's minimum round trip must show its link's
+# `mptcp-lab delay`): each subflow's minimum round trip must show its link's delay
 DELAYS = {"two-links, 10 and 40 ms delay": {"link1": 10, "link2": 40}}
 # cases whose test also runs permanent.yml a second time, which must change
 # nothing (about 7 s; the other topologies' idempotence is molecule's)
